@@ -140,6 +140,8 @@ def ingest(
             con, loaded.types, action_map, has_time=has_time, multi_source=len(config.sources) > 1
         )
         built = assemble(config, events)
+        kept_rows = events.ord[built.kept]
+        del events  # the sorted arrays now live in `built`; free them before writing
         stats = build_stats(config, loaded, unknown, built, side_stats)
         if not len(built.kept):
             raise DataError(
@@ -148,7 +150,7 @@ def ingest(
                 file=str(path),
                 fix="check the config's mapping and cleaning settings against the data",
             )
-        write_events(con, writer.events_path, loaded, events, built)
+        write_events(con, writer.events_path, loaded, kept_rows, built)
         writer.add_sequences(SequenceArrays(built.offsets, built.fields))
         for name, vocab in built.vocabs.items():
             writer.add_vocab(name, vocab)

@@ -126,11 +126,13 @@ def _packed_order(rank: np.ndarray, ts: np.ndarray | None) -> np.ndarray | None:
     key = np.zeros(n, dtype=np.uint64)
     for values, width in parts:
         key <<= np.uint64(width)
-        key |= values.astype(np.uint64)
+        key |= values.astype(np.uint64, copy=False)
+    del parts
     key <<= np.uint64(b_pos)
     key |= np.arange(n, dtype=np.uint64)
     key.sort()
-    return (key & np.uint64((1 << b_pos) - 1)).astype(np.int64)
+    key &= np.uint64((1 << b_pos) - 1)
+    return key.view(np.int64)
 
 
 def _duckdb_order(
@@ -148,15 +150,27 @@ def _duckdb_order(
     return position[sorted_ords.astype(np.int64, copy=False)]
 
 
+def _numpy(column: pa.ChunkedArray, dtype: type) -> np.ndarray:
+    """One contiguous numpy array from the chunks (no null values expected)."""
+    if column.num_chunks == 1:
+        return column.chunk(0).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in column.chunks]).astype(dtype, copy=False)
+
+
 def _coded(column: pa.ChunkedArray, perm: np.ndarray) -> Coded:
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    return Coded(codes[perm], encoded.dictionary)
+    # one dictionary for all chunks: the kernel shares its hash table across them
+    encoded = pc.dictionary_encode(column)
+    del column
+    if encoded.num_chunks == 0:
+        return Coded(np.zeros(0, dtype=np.int32), pa.array([], pa.string()))
+    codes = np.concatenate(
+        [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in encoded.chunks]
+    ).astype(np.int32, copy=False)
+    return Coded(codes[perm], encoded.chunk(0).dictionary)
 
 
 def _floats(column: pa.ChunkedArray, perm: np.ndarray) -> np.ndarray:
-    values = column.combine_chunks().fill_null(np.nan).to_numpy(zero_copy_only=False)
-    return values.astype(np.float64, copy=False)[perm]
+    return _numpy(column.fill_null(np.nan), np.float64)[perm]
 
 
 def fetch_sorted(
@@ -189,43 +203,55 @@ def fetch_sorted(
     scan += f"WHERE {_CODE} IS NOT NULL"
     if join:
         scan += f" ORDER BY {ORD}"  # a join does not keep the input order
-    table = con.sql(scan).to_arrow_table()
-    ords = table.column(ORD).to_numpy().astype(np.int64, copy=False)
-    ts = table.column(Columns.TIME).to_numpy().astype(np.int64, copy=False) if has_time else None
-    user = table.column(Columns.USER).combine_chunks()
+    table = con.sql(scan).to_arrow_reader().read_all()  # streamed: no second copy of the result
+    columns = {name: table.column(name) for name in table.column_names}
+    del table  # each column is released as soon as it has been turned into sorted arrays
+
+    def take(name: str) -> pa.ChunkedArray | None:
+        return columns.pop(name, None)
+
+    ords = _numpy(take(ORD), np.int64)
+    ts = _numpy(take(Columns.TIME), np.int64) if has_time else None
+    user = take(Columns.USER).combine_chunks()
     rank, user_values = _user_ranks(user)
     perm = _packed_order(rank, ts)
     if perm is None:
         perm = _duckdb_order(con, scan, ords, types[Columns.USER], has_time)
+    if len(perm) < 2**31:
+        perm = perm.astype(np.int32)
+    # sorted copies replace the originals one by one, so memory holds one extra array at a time
+    ords = ords[perm]
+    ts = ts[perm] if ts is not None else None
     rank = rank[perm]
     user_new = np.ones(len(rank), dtype=bool)
     user_new[1:] = rank[1:] != rank[:-1]
     if user_values is user:  # integer ids ranked by value: keep the ids of each user's first event
         user_values = user.take(pa.array(perm[user_new]))
         rank = np.cumsum(user_new, dtype=np.int64) - 1
-
-    def column(name: str) -> pa.ChunkedArray | None:
-        return table.column(name) if name in table.column_names else None
+    del user
+    user_codes = rank.astype(np.int32) if len(rank) == 0 or rank[-1] < 2**31 else rank
+    del rank
+    action = _numpy(take(_CODE), np.int16)[perm]
 
     def coded(name: str) -> Coded | None:
-        c = column(name)
+        c = take(name)
         return None if c is None else _coded(c, perm)
 
     def floats(name: str) -> np.ndarray | None:
-        c = column(name)
+        c = take(name)
         return None if c is None else _floats(c, perm)
 
     return SortedEvents(
-        ord=ords[perm],
-        user=Coded(rank, user_values),
+        ord=ords,
+        user=Coded(user_codes, user_values),
         user_new=user_new,
-        action=table.column(_CODE).to_numpy().astype(np.int16, copy=False)[perm],
-        ts=ts[perm] if ts is not None else None,
+        action=action,
+        ts=ts,
         item=coded(Columns.ITEM),
         category=coded(Columns.CATEGORY),
         device=coded(Columns.DEVICE),
         session=coded(Columns.SESSION),
         dwell=floats(Columns.DWELL),
         amount=floats(Columns.AMOUNT),
-        source=table.column(SOURCE).to_numpy()[perm] if multi_source else None,
+        source=_numpy(take(SOURCE), np.uint8)[perm] if multi_source else None,
     )
