@@ -11,10 +11,12 @@ import collections
 import csv
 import gzip
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -36,7 +38,7 @@ def _ingest(config: DatasetConfig, folder: Path, out: Path) -> Dataset:
     pytest.importorskip("seqintent.ingest", reason="the ingest stage is not built yet")
     from seqintent.ingest import ingest
 
-    return ingest(config, folder, out)
+    return ingest(folder, config, out)
 
 
 def _folder(name: str) -> Path:
@@ -44,6 +46,20 @@ def _folder(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} is absent")
     return path
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Dataset]:
+    """Ingest (preset, folder) once for the whole module: several tests look at the same Dataset."""
+    done: dict[tuple[str, str], Dataset] = {}
+
+    def get(preset: str, folder: str) -> Dataset:
+        if (preset, folder) not in done:
+            out = tmp_path_factory.mktemp(preset) / "ds"
+            done[preset, folder] = _ingest(load_preset(preset), _folder(folder), out)
+        return done[preset, folder]
+
+    return get
 
 
 def _ms(seconds: float) -> int:
@@ -59,6 +75,7 @@ class Expected:
     items: int
     actions: dict[str, int]
     dropped: dict[str, int] = field(default_factory=dict)
+    categories: int = 0
     time_ms: tuple[int, int] | None = None  # first and last kept event, UTC ms
     splits: dict[str, int] | None = None  # events per split
 
@@ -75,10 +92,11 @@ CASES = [
         "taobao",
         "taobao-userbehavior-sample",
         events_read=84_475,
-        dropped={"time_window": 35},
+        dropped={"outside_window": 35},
         users=815,
         items=55_344,
         actions={"view": 75_872 - 35, "cart": 4_497, "fav": 2_356, "buy": 1_750},
+        categories=2_914 - 1,  # README: 2,914; one category only occurs in the dropped rows
         time_ms=(_ms(1511539217), _ms(1512316763)),
     ),
     # README: 110,300 rows, 66,454 users, 84,793 items, 2017-11-26 01:00:00 .. 03:10:11 UTC; nothing dropped.
@@ -89,6 +107,7 @@ CASES = [
         users=66_454,
         items=84_793,
         actions={"view": 98_361, "cart": 6_063, "fav": 3_383, "buy": 2_493},
+        categories=3_913,
         time_ms=(_ms(1511658000), _ms(1511665811)),
     ),
     # README: 1,999 events, 34 users, 1,689 items; 1:1,876 2:18 3:70 4:35; 2014-11-18 10h .. 12-18 23h China.
@@ -99,6 +118,7 @@ CASES = [
         users=34,
         items=1_689,
         actions={"view": 1_876, "fav": 18, "cart": 70, "buy": 35},
+        categories=464,
         time_ms=(_ms(1416276000), _ms(1418914800)),
     ),
     # README: 12,391 views + 18,025 purchases; 15,383 users once anonymous sessions stand for users; 15,936
@@ -111,6 +131,7 @@ CASES = [
         users=15_383,
         items=15_936,
         actions={"view": 12_391, "buy": 18_025 - 28},
+        categories=824,  # product-categories.csv, over the items of both files
         time_ms=(1451692878273, 1466187733520),
     ),
     # README: train_full 70,278 clicks / 17,794 sessions, test 13,568 / 3,416; 2,933 items. One train click
@@ -146,6 +167,7 @@ CASES = [
         users=943,
         items=1_682,
         actions={"rate": 100_000},
+        categories=216,  # distinct genre sets of u.item
         time_ms=(_ms(874724710), _ms(893286638)),
     ),
     # README: 100,004 ratings by 671 users of 9,066 movies, 1995-01-09 .. 2016-10-16; plus 1,296 tags (59 of
@@ -157,6 +179,7 @@ CASES = [
         users=671,
         items=9_125,
         actions={"rate": 100_004, "review": 1_296},
+        categories=902,  # distinct genre sets of movies.csv
         time_ms=(_ms(789652009), _ms(1476650744)),
     ),
     # README: Beauty 22,363 users, 12,101 items, 198,502 interactions (every sequence has >= 5 items).
@@ -216,30 +239,51 @@ def _action_counts(ds: Dataset) -> dict[str, int]:
     return {row["values"]: row["counts"] for row in pc.value_counts(actions).to_pylist()}
 
 
+def _nonzero(counts: dict[str, int]) -> dict[str, int]:
+    return {key: n for key, n in counts.items() if n}
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.preset}:{c.folder.split('/')[-1]}")
-def test_preset_ingests_its_folder_with_the_readme_counts(case: Expected, tmp_path: Path) -> None:
-    ds = _ingest(load_preset(case.preset), _folder(case.folder), tmp_path / "ds")
+def test_preset_ingests_its_folder_with_the_readme_counts(
+    case: Expected, ingested: Callable[[str, str], Dataset]
+) -> None:
+    ds = ingested(case.preset, case.folder)
 
     stats = ds.stats
     assert stats["events_read"] == case.events_read
-    assert {reason: n for reason, n in stats["dropped"].items() if n} == case.dropped
+    assert _nonzero(stats["dropped"]) == case.dropped
     assert stats["events_kept"] == case.events_kept == ds.n_events
-    assert (stats["users"], stats["items"]) == (case.users, case.items)
+    assert (stats["users"], stats["items"], stats["categories"]) == (case.users, case.items, case.categories)
     assert (ds.n_users, ds.n_items) == (case.users, case.items)
-    assert {a: n for a, n in stats["actions"].items() if n} == case.actions
+    assert _nonzero(stats["actions"]) == case.actions
     assert _action_counts(ds) == case.actions
 
     if case.time_ms is None:
         assert not ds.has_time
+        assert stats["time_range"] is None
     else:
         assert ds.has_time
         ts = ds.events([Columns.TIME]).column(Columns.TIME)
         assert (pc.min(ts).as_py(), pc.max(ts).as_py()) == case.time_ms
+        assert (stats["time_range"]["start_ms"], stats["time_range"]["end_ms"]) == case.time_ms
     if case.splits is not None:
         assert {s: int(ds.split_mask(s).sum()) for s in ("train", "valid", "test")} == case.splits
+        assert stats["splits"] == case.splits
 
 
 # --- preset-specific behaviour ----------------------------------------------------------------------
+
+
+def _sequences_by_user(ds: Dataset, users: list[str] | None = None) -> dict[str, list[str]]:
+    """Item ids of each user's kept events, in sequence order (as text)."""
+    table = ds.events([Columns.USER, Columns.ITEM, Columns.EVENT_INDEX])
+    if users is not None:
+        table = table.filter(pc.is_in(pc.cast(table[Columns.USER], "string"), pa.array(users)))
+    table = table.sort_by(Columns.EVENT_INDEX)
+    out: dict[str, list[str]] = collections.defaultdict(list)
+    for user, item in zip(table[Columns.USER].to_pylist(), table[Columns.ITEM].to_pylist(), strict=True):
+        out[str(user)].append(str(item))
+    return dict(out)
 
 
 def _peer_taobao_5core(path: Path) -> dict[str, list[str]]:
@@ -264,43 +308,30 @@ def _peer_taobao_5core(path: Path) -> dict[str, list[str]]:
     return dict(sequences)
 
 
-def _sequences_by_user(ds: Dataset) -> dict[str, list[str]]:
-    table = ds.events([Columns.USER, Columns.ITEM])
-    out: dict[str, list[str]] = collections.defaultdict(list)
-    for user, item in zip(
-        table.column(Columns.USER).to_pylist(), table.column(Columns.ITEM).to_pylist(), strict=True
-    ):
-        out[str(user)].append(str(item))
-    return dict(out)
-
-
-def test_taobao_5core_gives_the_recbole_peer_sequences(tmp_path: Path) -> None:
-    folder = _folder("taobao-userbehavior-sample")
-    ds = _ingest(load_preset("taobao-5core"), folder, tmp_path / "ds")
+def test_taobao_5core_gives_the_recbole_peer_sequences(ingested: Callable[[str, str], Dataset]) -> None:
+    ds = ingested("taobao-5core", "taobao-userbehavior-sample")
 
     # The converter prints "11887 interactions, 477 users, 1655 items".
     assert (ds.n_events, ds.n_users, ds.n_items) == (11_887, 477, 1_655)
-    stats = ds.stats
-    assert stats["dropped"]["time_window"] == 35
-    assert stats["events_read"] - stats["events_kept"] == 84_475 - 11_887
-    assert _sequences_by_user(ds) == _peer_taobao_5core(folder / "UserBehavior.csv")
-    # Leave-one-out: every user keeps >= 5 events, so one test and one valid event each, the last two.
-    assert int(ds.split_mask("test").sum()) == int(ds.split_mask("valid").sum()) == 477
+    assert _nonzero(ds.stats["dropped"]) == {"outside_window": 35, "kcore": 84_440 - 11_887}
+    peer = _peer_taobao_5core(_folder("taobao-userbehavior-sample") / "UserBehavior.csv")
+    assert _sequences_by_user(ds) == peer
+    # Leave-one-out: every user keeps >= 5 events, so one test and one valid event each.
+    assert ds.stats["splits"] == {"train": 11_887 - 2 * 477, "valid": 477, "test": 477}
 
 
-def test_kuairand_expands_exposures_into_feedback_events(tmp_path: Path) -> None:
-    ds = _ingest(load_preset("kuairand"), _folder("kuairand-pure-standard-0425-0508"), tmp_path / "ds")
+@pytest.mark.slow
+def test_kuairand_expands_exposures_into_feedback_events(ingested: Callable[[str, str], Dataset]) -> None:
+    ds = ingested("kuairand", "kuairand-pure-standard-0425-0508")
 
     stats = ds.stats
     # README: 228,329 exposure rows; flags click 100,900, long_view 70,963, like 3,915, follow 304,
     # comment 579, forward 195, hate 190: 405,375 events before cleaning.
     assert stats["events_read"] == 228_329 + 100_900 + 70_963 + 3_915 + 304 + 579 + 195 + 190
-    # Exact duplicates (5,460 rows) lose their events; clicks with < 1 s of play are misclicks. The split
-    # between the two reasons depends on which rule runs first (1,600 / 7,322 or 1,617 / 7,305); the
-    # events kept do not.
+    # Clicks with < 1 s of play are misclicks (1,617); then the events of the 5,460 exact duplicate
+    # rows, and of rows repeating user, video and millisecond, go as duplicates (7,305).
+    assert _nonzero(stats["dropped"]) == {"misclick": 1_617, "duplicate": 7_305}
     assert stats["events_kept"] == 396_453
-    assert sum(stats["dropped"].values()) == 405_375 - 396_453
-    assert set(k for k, v in stats["dropped"].items() if v) == {"duplicate", "misclick"}
     assert _action_counts(ds) == {
         "expose": 222_444,
         "click": 98_408,
@@ -313,20 +344,27 @@ def test_kuairand_expands_exposures_into_feedback_events(tmp_path: Path) -> None
     }
     assert (ds.n_users, ds.n_items) == (25_156, 6_361)
 
-    events = ds.events([Columns.ACTION, Columns.DWELL, Columns.ATTRS]).to_pylist()
-    clicks = [e for e in events if e[Columns.ACTION] == "click"]
-    assert min(e[Columns.DWELL] for e in clicks) >= 1.0  # the misclick rule held
-    exposes = [e for e in events if e[Columns.ACTION] == "expose"]
-    assert min(e[Columns.DWELL] for e in exposes) == 0.0  # unplayed exposures stay (the skip signal)
-    assert {"watch_ratio", "tab"} <= set(exposes[0][Columns.ATTRS])
-    # Video tags give the category: every item of the video table that has a tag has one.
+    events = ds.events([Columns.ACTION, Columns.DWELL, Columns.ATTRS])
+    by_action = events.group_by(Columns.ACTION).aggregate([(Columns.DWELL, "min")]).to_pylist()
+    min_dwell = {row[Columns.ACTION]: row[f"{Columns.DWELL}_min"] for row in by_action}
+    assert min_dwell["click"] >= 1.0  # the misclick rule held
+    assert min_dwell["expose"] == 0.0  # unplayed exposures stay: the skip signal
+    attrs = events[Columns.ATTRS]
+    assert {"watch_ratio", "tab", "duration_s", "profile_enter"} <= {f.name for f in attrs.type}
+    # One row's events sit together, expose first: user 1's exposure of video 5133 (clicked, long view).
+    ordered = ds.events([Columns.USER, Columns.ITEM, Columns.ACTION, Columns.EVENT_INDEX])
+    ordered = ordered.sort_by(Columns.EVENT_INDEX)
+    row = ordered.filter(pc.and_(pc.equal(ordered[Columns.USER], 1), pc.equal(ordered[Columns.ITEM], 5133)))
+    assert row[Columns.ACTION].to_pylist() == ["expose", "click", "long_view"]
+    # The video table's primary tag is the category of almost every video.
     assert int((ds.item_categories()[1:] > 0).sum()) > 0.95 * ds.n_items
-    assert ds.users_table() is not None and ds.users_table().num_rows >= ds.n_users
+    users = ds.users_table()
+    assert users is not None and users.num_rows == 27_285  # README: user_features_pure.csv
 
 
-def _gcegnn_examples(folder: Path) -> int:
+def _prefix_file_lines(folder: Path) -> list[str]:
     with gzip.open(folder / "test_prefix_label.tsv.gz", "rt") as f:
-        return sum(1 for _ in f)
+        return f.read().splitlines()
 
 
 @pytest.mark.parametrize(
@@ -337,48 +375,52 @@ def _gcegnn_examples(folder: Path) -> int:
         pytest.param("Nowplaying", 953_381, 104_303, (128_077, 14_479), 60_416, marks=pytest.mark.slow),
     ],
 )
-def test_gcegnn_rebuilds_the_papers_test_examples(
-    subset: str, train: int, test: int, sessions: tuple[int, int], items: int, tmp_path: Path
+def test_gcegnn_rebuilds_the_papers_examples(
+    subset: str,
+    train: int,
+    test: int,
+    sessions: tuple[int, int],
+    items: int,
+    ingested: Callable[[str, str], Dataset],
 ) -> None:
-    folder = _folder(f"session-rec-benchmarks-gcegnn/{subset}")
-    ds = _ingest(load_preset("gcegnn"), folder, tmp_path / "ds")
+    folder = f"session-rec-benchmarks-gcegnn/{subset}"
+    ds = ingested("gcegnn", folder)
 
     assert ds.n_items == items
-    assert int(ds.split_mask("train").sum()) == train
-    assert int(ds.split_mask("test").sum()) == test
-    offsets = np.asarray(ds.sequences.offsets)
-    lengths = np.diff(offsets)
+    assert ds.stats["splits"] == {"train": train, "valid": 0, "test": test}
+    lengths = ds.sequences.lengths
     split = np.asarray(ds.sequences["split"])
-    first_split = split[offsets[:-1]]
-    train_users, test_users = int((first_split == 0).sum()), int((first_split == 2).sum())
-    assert (train_users, test_users) == sessions
-    # The papers' #test examples: every position but the first of every test session (README: 25,898
-    # for Tmall, 60,858 diginetica, 89,824 Nowplaying), one per line of the prefix file.
-    assert int((lengths[first_split == 2] - 1).sum()) == _gcegnn_examples(folder)
-    # The papers' #train examples (prefix augmentation): README 351,268 / 719,470 / 825,304.
-    assert int((lengths[first_split == 0] - 1).sum()) == train - sessions[0]
+    session_split = split[np.asarray(ds.sequences.offsets)[:-1]]
+    n_train, n_test = int((session_split == 0).sum()), int((session_split == 2).sum())
+    assert (n_train, n_test) == sessions
+    # The papers' #test examples: every position but the first of every test session, one per line of
+    # the prefix file (README: 25,898 Tmall, 60,858 diginetica, 89,824 Nowplaying).
+    lines = _prefix_file_lines(_folder(folder))
+    assert int((lengths[session_split == 2] - 1).sum()) == len(lines)
+    # The papers' #train examples (prefix augmentation; README 351,268 / 719,470 / 825,304).
+    assert int((lengths[session_split == 0] - 1).sum()) == train - n_train
+    # The first line is the longest prefix of the first test session.
+    prefix, label = lines[0].split("\t")
+    assert _sequences_by_user(ds, ["test-1"])["test-1"] == [*prefix.split(), label]
 
 
-def test_gcegnn_test_sessions_match_the_prefix_file(tmp_path: Path) -> None:
-    folder = _folder("session-rec-benchmarks-gcegnn/Tmall")
-    ds = _ingest(load_preset("gcegnn"), folder, tmp_path / "ds")
-    with gzip.open(folder / "test_prefix_label.tsv.gz", "rt") as f:
-        prefix, label = next(f).rstrip("\n").split("\t")
-    first_session = [*prefix.split(), label]  # the first line is the first session's longest prefix
-    sequences = _sequences_by_user(ds)
-    assert sequences["test-1"] == first_session
+def test_hdfs_sessions_keep_their_labels_and_files(ingested: Callable[[str, str], Dataset]) -> None:
+    ds = ingested("hdfs", "hdfs-deeplog")
 
-
-def test_hdfs_sessions_keep_their_labels_and_files(tmp_path: Path) -> None:
-    ds = _ingest(load_preset("hdfs"), _folder("hdfs-deeplog"), tmp_path / "ds")
-
-    table = ds.events([Columns.USER, Columns.ITEM, Columns.ATTRS]).to_pylist()
-    sessions: dict[str, tuple[str, int]] = {}
-    for event in table:
-        attrs = event[Columns.ATTRS]
-        key = (attrs["origin"], int(attrs["label"]))
-        assert sessions.setdefault(event[Columns.USER], key) == key, "a session has one label and one file"
-    per_file = collections.Counter(sessions.values())
+    events = ds.events([Columns.USER, Columns.ATTRS])
+    attrs = events[Columns.ATTRS]
+    table = pa.table(
+        {
+            "user": events[Columns.USER],
+            "origin": pc.struct_field(attrs, "origin"),
+            "label": pc.struct_field(attrs, "label"),
+        }
+    )
+    per_session = table.group_by(["user", "origin", "label"]).aggregate([])
+    assert per_session.num_rows == ds.n_users, "every session has one label and one file"
+    per_file = collections.Counter(
+        zip(per_session["origin"].to_pylist(), per_session["label"].to_pylist(), strict=True)
+    )
     assert per_file == {
         ("hdfs_train", 0): 4_855,
         ("hdfs_test_abnormal", 1): 16_838,
@@ -387,9 +429,13 @@ def test_hdfs_sessions_keep_their_labels_and_files(tmp_path: Path) -> None:
         ("robust_log_valid", 0): 1_000,
         ("robust_log_valid", 1): 1_000,
     }
-    # The log key is the item; the first training session is the first line of hdfs_train.
-    first = (_folder("hdfs-deeplog") / "hdfs_train").read_text().splitlines()[0].split()
-    assert _sequences_by_user(ds)["train-1"] == first
+    # The log key is the item: a session is its line of the file, key for key.
+    folder = _folder("hdfs-deeplog")
+    train_line = (folder / "hdfs_train").read_text().splitlines()[0].split()
+    with (folder / "robust_log_valid.csv").open() as f:
+        valid_row = next(csv.DictReader(f))["Sequence"].split()
+    got = _sequences_by_user(ds, ["train-1", "robust-valid-1"])
+    assert got == {"train-1": train_line, "robust-valid-1": valid_row}
 
 
 def test_s3rec_reads_the_other_benchmarks_by_changing_the_path(tmp_path: Path) -> None:
@@ -399,25 +445,17 @@ def test_s3rec_reads_the_other_benchmarks_by_changing_the_path(tmp_path: Path) -
     ds = _ingest(lastfm, _folder("seqrec-benchmarks-s3rec"), tmp_path / "ds")
     # README: LastFM 1,090 users, 3,646 items, 52,551 interactions.
     assert (ds.n_users, ds.n_items, ds.n_events) == (1_090, 3_646, 52_551)
-    # Without time, the file order is the sequence order: user 1's line, item for item.
+    # Without time, the file order is the sequence order: the first user's line, item for item.
     line = (_folder("seqrec-benchmarks-s3rec") / "LastFM.txt").read_text().splitlines()[0].split()
-    assert _sequences_by_user(ds)[line[0]] == line[1:]
+    assert _sequences_by_user(ds, [line[0]]) == {line[0]: line[1:]}
 
 
-def test_diginetica_items_get_their_categories(tmp_path: Path) -> None:
-    ds = _ingest(load_preset("diginetica"), _folder("diginetica-sample"), tmp_path / "ds")
+def test_diginetica_anonymous_sessions_stand_for_users(ingested: Callable[[str, str], Dataset]) -> None:
+    ds = ingested("diginetica", "diginetica-sample")
     # product-categories.csv covers every item of both files.
     assert int((ds.item_categories()[1:] == 0).sum()) == 0
-    users = ds.vocab("users").values
-    assert sum(1 for u in users if str(u).startswith("session-")) == 15_383 - 1_270 - 4_425 + _known_overlap()
-
-
-def _known_overlap() -> int:
-    """Known users present in both the view sample and the purchases file (counted once)."""
-    folder = _folder("diginetica-sample")
-
-    def known(name: str, column: str) -> set[str]:
-        with (folder / name).open() as f:
-            return {row[column] for row in csv.DictReader(f, delimiter=";") if row[column] != "NA"}
-
-    return len(known("sample_train-item-views.csv", "user_id") & known("train-purchases.csv", "userId"))
+    # 1,270 known users in the views, 4,425 in the purchases, 71 in both; the other 9,759 users are
+    # anonymous sessions.
+    users = [str(u) for u in ds.vocab("users").values]
+    assert sum(u.startswith("session-") for u in users) == 9_759
+    assert len(users) == 1_270 + 4_425 - 71 + 9_759
