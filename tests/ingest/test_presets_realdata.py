@@ -459,3 +459,23 @@ def test_diginetica_anonymous_sessions_stand_for_users(ingested: Callable[[str, 
     users = [str(u) for u in ds.vocab("users").values]
     assert sum(u.startswith("session-") for u in users) == 9_759
     assert len(users) == 1_270 + 4_425 - 71 + 9_759
+
+
+def test_movielens_keep_ratings_tags_and_side_tables(ingested: Callable[[str, str], Dataset]) -> None:
+    latest = ingested("movielens-latest", "movielens-latest-small")
+    events = latest.events([Columns.ACTION, Columns.ACTION_RAW, Columns.TEXT, Columns.ATTRS])
+    reviews = events.filter(pc.equal(events[Columns.ACTION], "review"))
+    assert set(reviews[Columns.ACTION_RAW].to_pylist()) == {"tag"}
+    assert reviews[Columns.TEXT].null_count == 0
+    # 49 tags share user, movie and second with another tag: all kept (the duplicate rule is off).
+    assert reviews.num_rows == 1_296
+    rated = events.filter(pc.equal(events[Columns.ACTION], "rate"))
+    ratings = pc.struct_field(rated[Columns.ATTRS], "rating")
+    assert (pc.min(ratings).as_py(), pc.max(ratings).as_py(), ratings.null_count) == (0.5, 5.0, 0)
+
+    ml100k = ingested("movielens-100k", "movielens-100k")
+    users, items = ml100k.users_table(), ml100k.items_table()
+    assert users is not None and items is not None
+    assert (users.num_rows, items.num_rows) == (943, 1_682)
+    toy_story = items.filter(pc.equal(pc.cast(items["item_id"], "string"), "1")).to_pylist()[0]
+    assert (toy_story["title"], toy_story["category"]) == ("Toy Story (1995)", "Animation|Children's|Comedy")
