@@ -77,3 +77,33 @@ def test_features_the_dataset_lacks_are_left_out():
 def test_hidden_must_divide_by_heads():
     with pytest.raises(ValueError, match=r"hidden \(30\) must be a multiple of heads \(4\)"):
         ModelConfig(hidden=30, heads=4)
+
+
+@pytest.mark.parametrize("extras", [{}, {"time_bias": True, "repeat_head": True}])
+def test_exports_to_onnx_with_dynamic_batch_and_length(tmp_path, extras):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    net = NextItemNetwork(ModelConfig(hidden=32, max_len=40, **extras), _spec()).eval()
+    x = _inputs(b=2, t=6)
+    path = tmp_path / "m.onnx"
+    torch.onnx.export(
+        net,
+        tuple(x[n] for n in INPUT_NAMES),
+        str(path),
+        input_names=list(INPUT_NAMES),
+        output_names=["logits"],
+        dynamic_axes={n: {0: "batch", 1: "length"} for n in INPUT_NAMES} | {"logits": {0: "batch"}},
+        opset_version=18,
+        dynamo=False,
+    )
+    session = ort.InferenceSession(str(path))
+    names = {i.name for i in session.get_inputs()}  # inputs a config does not use are pruned
+    for b, t in ((1, 3), (4, 25)):
+        y = _inputs(b=b, t=t, seed=b)
+        y["action"][0, :2] = 0  # left padding
+        got = session.run(None, {n: y[n].numpy() for n in INPUT_NAMES if n in names})[0]
+        with torch.no_grad():
+            want = net(**y).numpy()
+        assert got.shape == (b, 21)
+        assert abs(got[:, 1:] - want[:, 1:]).max() < 1e-4

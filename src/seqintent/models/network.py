@@ -132,7 +132,7 @@ class SequenceEncoder(nn.Module):
         """Hidden states [B, T, H] for int64 token codes [B, T] (left-padded; ``action == 0`` is padding)."""
         t = item.shape[1]
         x = self.item_emb(item)  # [B, T, H]
-        positions = torch.arange(t - 1, -1, -1, device=item.device)  # distance from the newest event
+        positions = (t - 1) - torch.arange(t, device=item.device)  # distance from the newest event
         x = x + self.pos_emb(positions)[None]
         if self.use_action:
             x = x + self.action_emb(action) + self.family_emb(family)
@@ -159,9 +159,11 @@ class SequenceEncoder(nn.Module):
 
         A padding column may attend to itself only, so no row of the softmax is empty.
         """
-        t = action.shape[1]
-        causal = torch.ones(t, t, dtype=torch.bool, device=action.device).tril()
-        eye = torch.eye(t, dtype=torch.bool, device=action.device)
+        cols = torch.arange(action.shape[1], device=action.device)
+        causal = cols[None, :] <= cols[:, None]  # [T, T]: key j at or before query i
+        eye = (
+            cols[None, :] == cols[:, None]
+        )  # (comparisons, not tril / eye: they export to every ONNX runtime)
         valid = (action > 0)[:, None, None, :]  # [B, 1, 1, T] keys
         mask = causal[None, None] & (valid | eye[None, None])  # [B, 1, T, T]
         if not self.use_time_bias:
