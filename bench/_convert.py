@@ -28,7 +28,8 @@ def s3rec(name: str, out: str) -> None:
     print(build_dataset(out, user=users, item=items, name=f"s3rec-{name.lower()}"))
 
 
-def taobao(out: str, kcore: int = 5) -> None:
+def taobao(out: str, kcore: int | str = 5) -> None:
+    kcore = int(kcore)
     lo, hi = 1511539200, 1512316800
     rows, seen = [], set()
     for u, i, c, b, t in csv.reader(open(DATA / "taobao-userbehavior-sample" / "UserBehavior.csv")):
@@ -57,7 +58,7 @@ def taobao(out: str, kcore: int = 5) -> None:
             category=c,
             action=[amap[x] for x in b],
             ts_ms=np.array(t, np.int64) * 1000,
-            name="taobao-sample-5core",
+            name=f"taobao-sample-{kcore}core",
             timezone="Asia/Shanghai",
         )
     )
