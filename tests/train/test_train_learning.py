@@ -151,3 +151,16 @@ def test_nothing_to_learn_is_a_clear_error(tmp_path):
     ds = build_dataset(tmp_path / "d", user=["a", "b"], item=["x", "y"])
     with pytest.raises(DataError, match="no training sequence has 2 events"):
         train_next_item(ds, _config(epochs=1))
+
+
+def test_targets_restricted_to_chosen_actions(tmp_path):
+    # u1: view buy view buy | view buy (valid/test are the last two); u2: view view buy view view
+    users = ["u1"] * 6 + ["u2"] * 5
+    actions = ["view", "buy", "view", "buy", "view", "buy", "view", "view", "buy", "view", "view"]
+    items = ["a", "b", "a", "b", "c", "d", "a", "c", "d", "a", "c"]
+    ds = build_dataset(tmp_path / "d", user=users, item=items, action=actions)
+    every = train_next_item(ds, _config(epochs=1))
+    buys = train_next_item(ds, _config(epochs=1, target_actions=["buy"]))
+    # training events: u1 positions 0-3, u2 positions 0-2; targets are positions 1.. of each
+    assert every.metrics["history"][0]["targets"] == 3 + 2
+    assert buys.metrics["history"][0]["targets"] == 2 + 1  # u1: b, b; u2: d

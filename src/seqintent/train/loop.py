@@ -195,10 +195,11 @@ class _Training:
         while self.state.epoch < tcfg.epochs:
             epoch = self.state.epoch + 1
             t0 = time.perf_counter()
-            loss = self._train_epoch(epoch)
+            loss, targets = self._train_epoch(epoch)
             record: dict[str, Any] = {
                 "epoch": epoch,
                 "loss": round(loss, 5),
+                "targets": targets,
                 "train_s": round(time.perf_counter() - t0, 3),
             }
             if epoch % tcfg.eval_every == 0 or epoch == tcfg.epochs:
@@ -236,7 +237,8 @@ class _Training:
             self.writer.close()
         return model
 
-    def _train_epoch(self, epoch: int) -> float:
+    def _train_epoch(self, epoch: int) -> tuple[float, int]:
+        """One pass over the training windows: (mean loss, number of targets)."""
         tcfg, mcfg = self.config.train, self.config.model
         self.network.train()
         batches = _length_buckets(
@@ -282,7 +284,7 @@ class _Training:
             bar.set_postfix(loss=f"{value:.4f}")
             bar.update()
         bar.close()
-        return total / max(count, 1)
+        return total / max(count, 1), count
 
     def _batch(
         self, rows: np.ndarray
