@@ -56,11 +56,6 @@ def test_preset_validates_and_is_named_after_its_file(path: Path) -> None:
     assert DatasetConfig.model_validate(config.model_dump(mode="json")) == config
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DatasetConfig.to_dict drops None values, so an explicit `dedup_within_s: null` / "
-    "`min_dwell_s: null` (rule off) comes back as the default (rule on) from a manifest",
-)
 def test_to_dict_keeps_rules_a_preset_switches_off() -> None:
     config = load_preset("sasrec")
     assert config.cleaning.dedup_within_s is None
