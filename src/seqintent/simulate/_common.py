@@ -155,6 +155,11 @@ def position_in_segment(counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(starts_of(counts), counts)
 
 
+def last_of_each(segment: np.ndarray, n_segments: int) -> np.ndarray:
+    """Index of the last element of each segment ``0 .. n_segments - 1`` (``segment`` sorted, none empty)."""
+    return np.searchsorted(segment, np.arange(n_segments), side="right") - 1
+
+
 def segment_cumsum(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
     """Exclusive cumulative sum of ``values`` within runs of equal ``segment`` (runs contiguous)."""
     running = np.cumsum(values) - values

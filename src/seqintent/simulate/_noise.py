@@ -75,11 +75,11 @@ def add_noise(
     copied = np.flatnonzero(rng.random(n) < spec.duplicate_rate)
     duplicates = events.take(copied)
 
-    combined = _concat([events, misclicks, duplicates])
-    order = _stable_time_order(combined.ts)
+    parts = [events, misclicks, duplicates]
+    order = _stable_time_order(np.concatenate([p.ts for p in parts]))
     final = np.empty(len(order), dtype=np.int64)
     final[order] = np.arange(len(order), dtype=np.int64)
-    log = combined.take(order)
+    log = _concat_take(parts, order)
 
     final_id = final[:n]
     n_mis = len(after)
@@ -127,22 +127,25 @@ def renumber(table: pa.Table, final_id: np.ndarray) -> pa.Table:
     return table
 
 
-def _concat(parts: list[RawEvents]) -> RawEvents:
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(p, name) for p in parts])
+def _concat_take(parts: list[RawEvents], order: np.ndarray) -> RawEvents:
+    """The rows ``order`` of the concatenated parts, one column at a time (one temporary copy at most)."""
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])[order]
 
     def coded(name: str) -> Coded:
-        return Coded(np.concatenate([getattr(p, name).codes for p in parts]), getattr(parts[0], name).names)
+        codes = np.concatenate([getattr(p, name).codes for p in parts])[order]
+        return Coded(codes, getattr(parts[0], name).names)
 
     return RawEvents(
-        user=cat("user"),
-        ts=cat("ts"),
-        session=cat("session"),
+        user=column("user"),
+        ts=column("ts"),
+        session=column("session"),
         action=coded("action"),
-        item=cat("item"),
+        item=column("item"),
         category=coded("category"),
-        dwell=cat("dwell"),
-        amount=cat("amount"),
+        dwell=column("dwell"),
+        amount=column("amount"),
         device=coded("device"),
         payee=coded("payee"),
         location=coded("location"),

@@ -164,6 +164,7 @@ def generate(
     calendar = Calendar(start, params.days, timezone)
     events_seed, noise_seed = np.random.SeedSequence(seed).spawn(2)
     draw = _SCENARIOS[scenario][1](np.random.default_rng(events_seed), int(n_users), calendar, params)
+    clean_events = len(draw.events)
     log, noise, _ = add_noise(
         draw.events,
         np.random.default_rng(noise_seed),
@@ -171,14 +172,16 @@ def generate(
         misclick_after=draw.misclick_after,
         draw_item=draw.draw_item,
     )
-    table = log_table(log)
+    del draw  # the clean events: a log's worth of memory
     truth = {**log.truth, "noise": noise}
+    table = log_table(log)
+    del log
     sessions = truth["sessions"]
     labels = pc.value_counts(sessions.column(T.LABEL)).to_pylist()
     kinds = noise.column(T.KIND).to_pylist()
     counts = {
         "events": table.num_rows,
-        "clean_events": len(draw.events),
+        "clean_events": clean_events,
         "users": int(n_users),
         "sessions": sessions.num_rows,
         "misclicks": kinds.count(MISCLICK),

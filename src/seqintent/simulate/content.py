@@ -51,6 +51,7 @@ from seqintent.simulate._common import (
     NoiseSpec,
     RawEvents,
     ScenarioDraw,
+    last_of_each,
     lognormal,
     no_values,
     position_in_segment,
@@ -200,8 +201,7 @@ def generate_content(
     fraction = np.array([0.0, 0.6, 0.8, 0.9])[kind]
     offset = unit_start[unit] + (fraction * dwell[unit] * 1000.0).astype(np.int64)
     e_session = p_session[unit]
-    duration = np.zeros(n_sess, dtype=np.int64)
-    np.maximum.at(duration, e_session, offset)
+    duration = offset[last_of_each(e_session, n_sess)]
     start = place_sessions(user, desired, duration, SESSION_GAP_MS)
     ts = start[e_session] + offset
     is_play = kind == PLAY

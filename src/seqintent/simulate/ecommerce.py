@@ -61,6 +61,7 @@ from seqintent.simulate._common import (
     RawEvents,
     ScenarioDraw,
     expand_blocks,
+    last_of_each,
     lognormal,
     no_values,
     segment_cumsum,
@@ -336,8 +337,7 @@ def generate_ecommerce(
     )
     gap_ms[~has_dwell] = (lognormal(rng, 10.0, 0.6, n - n_dwell, 1.0, 240.0) * 1000.0).astype(np.int64)
     offset = segment_cumsum(gap_ms, e_session)
-    duration = np.zeros(n_sessions, dtype=np.int64)
-    np.maximum.at(duration, e_session, offset)
+    duration = offset[last_of_each(e_session, n_sessions)]
     start = place_sessions(user, desired, duration, SESSION_GAP_MS)
     ts = start[e_session] + offset
 

@@ -54,6 +54,7 @@ from seqintent.simulate._common import (
     RawEvents,
     ScenarioDraw,
     expand_blocks,
+    last_of_each,
     lognormal,
     no_values,
     segment_cumsum,
@@ -235,8 +236,7 @@ def generate_finance(
         hurried, lognormal(rng, 12.0, 0.5, n, 3.0, 60.0), lognormal(rng, 25.0, 0.6, n, 3.0, 300.0)
     )
     offset = segment_cumsum((gap_s * 1000.0).astype(np.int64), e_session)
-    duration = np.zeros(n_sess, dtype=np.int64)
-    np.maximum.at(duration, e_session, offset)
+    duration = offset[last_of_each(e_session, n_sess)]
     start = place_sessions(user, desired, duration, SESSION_GAP_MS)
     ts = start[e_session] + offset
 
