@@ -25,6 +25,7 @@ from seqintent.simulate import (
     generate,
     load_truth,
     simulate,
+    users_for_events,
 )
 
 
@@ -156,6 +157,35 @@ def test_cli_json_and_errors(tmp_path):
     assert bad.exit_code == 2
     assert "cannot tell the log format" in bad.output and "--format" in bad.output
     assert CliRunner().invoke(main, ["simulate", "--scenario", "shop", "-o", "x.csv"]).exit_code == 2
+
+
+def test_users_for_events_hits_the_target(tmp_path):
+    users = users_for_events("content", 30_000, seed=1)
+    events = generate("content", users, seed=1).counts["events"]
+    assert abs(events - 30_000) < 0.08 * 30_000
+    with pytest.raises(ConfigError, match="n_events: the number of events must be a whole number ≥ 1"):
+        users_for_events("content", 0)
+    run = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            "--scenario",
+            "content",
+            "--events",
+            "30000",
+            "--seed",
+            "1",
+            "-o",
+            str(tmp_path / "c.csv"),
+        ],
+    )
+    assert run.exit_code == 0, run.output
+    assert load_truth(tmp_path / "c.csv").meta["n_users"] == users
+    both = CliRunner().invoke(
+        main,
+        ["simulate", "--scenario", "content", "--events", "9", "--users", "9", "-o", str(tmp_path / "d.csv")],
+    )
+    assert both.exit_code == 2 and "give --users or --events, not both" in both.output
 
 
 def test_cli_help_has_an_example_and_matches_the_library():

@@ -10,11 +10,17 @@ from seqintent.cli._common import handle_errors, json_option, print_json
 # Kept here (not imported from seqintent.simulate) so `seqintent --help` stays quick.
 _SCENARIOS = ("ecommerce", "content", "finance")
 _FORMATS = ("csv", "jsonl", "parquet")
+_DEFAULT_USERS = 1000
 
 
 @main.command("simulate")
 @click.option("--scenario", type=click.Choice(_SCENARIOS), required=True, help="Which behaviour to simulate.")
-@click.option("--users", type=click.IntRange(min=1), default=1000, show_default=True, help="Number of users.")
+@click.option(
+    "--users", type=click.IntRange(min=1), default=None, help=f"Number of users [default: {_DEFAULT_USERS}]."
+)
+@click.option(
+    "--events", type=click.IntRange(min=1), default=None, help="About this many events (instead of --users)."
+)
 @click.option(
     "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same bytes."
 )
@@ -40,7 +46,8 @@ _FORMATS = ("csv", "jsonl", "parquet")
 @handle_errors
 def simulate_command(
     scenario: str,
-    users: int,
+    users: int | None,
+    events: int | None,
     seed: int,
     out: str,
     file_format: str | None,
@@ -55,10 +62,22 @@ def simulate_command(
 
     Example: seqintent simulate --scenario ecommerce --users 2000 --seed 0 -o events.csv
     """
-    from seqintent.simulate import simulate
+    from seqintent.errors import ConfigError
+    from seqintent.simulate import simulate, users_for_events
 
+    if users is not None and events is not None:
+        raise ConfigError("give --users or --events, not both", key="events", value=events)
+    if events is not None:
+        users = users_for_events(scenario, events, seed=seed, days=days)
     result = simulate(
-        scenario, users, seed, out, file_format=file_format, start=start, days=days, timezone=timezone
+        scenario,
+        _DEFAULT_USERS if users is None else users,
+        seed,
+        out,
+        file_format=file_format,
+        start=start,
+        days=days,
+        timezone=timezone,
     )
     if as_json:
         print_json(result.to_dict())

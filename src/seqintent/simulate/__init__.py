@@ -72,6 +72,7 @@ from seqintent.simulate._simulate import (
     SimulationResult,
     generate,
     simulate,
+    users_for_events,
 )
 from seqintent.simulate._truth import GroundTruth, load_truth
 from seqintent.simulate._write import FORMATS, truth_path
@@ -94,4 +95,5 @@ __all__ = [
     "load_truth",
     "simulate",
     "truth_path",
+    "users_for_events",
 ]

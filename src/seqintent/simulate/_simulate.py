@@ -206,6 +206,31 @@ def generate(
     return Simulation(log=table, truth=truth, meta=meta)
 
 
+def users_for_events(
+    scenario: str,
+    n_events: int,
+    *,
+    seed: int = 0,
+    days: int | None = None,
+    params: Params | None = None,
+) -> int:
+    """How many users give about ``n_events`` log rows (within a percent or two at large sizes).
+
+    Estimated from a 2,000-user pilot with the same scenario, window and parameters, so a
+    benchmark can ask for "10M events" (``seqintent simulate --events 10000000``).
+
+    Raises
+    ------
+    ConfigError
+        If ``n_events`` is not a whole number ≥ 1, and as :func:`generate`.
+    """
+    if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 1:
+        raise ConfigError("the number of events must be a whole number ≥ 1", key="n_events", value=n_events)
+    pilot_users = 2_000
+    pilot = generate(scenario, pilot_users, seed, days=days, params=params)
+    return max(1, round(int(n_events) * pilot_users / pilot.counts["events"]))
+
+
 def simulate(
     scenario: str,
     n_users: int,
