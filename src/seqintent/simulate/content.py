@@ -21,6 +21,14 @@ Fatigue before churn (truth ``sessions.label`` = ``churn`` / ``continue``; ``pos
 Cold start (truth ``users.cold_start``)
     A share of users (``cold_start_share``) have a single session of at most 5 events (clean log).
 
+Truth tables (beside the common columns of :mod:`seqintent.simulate`)
+    ``sessions``: ``n_plays``, ``is_last``; ``label`` ``churn`` / ``continue`` / ``cold_start``.
+    ``signals``: ``fatigue_churn`` (instance = the session; roles ``fading_play``, ``tail_play``) and
+    ``rejected_skip`` (instance = the **user**; role ``fast_skip``). ``users``: ``dominant_theme``,
+    ``dominant_share``, ``rejected_theme``, ``skip_share``, ``cold_start``, ``churned``,
+    ``n_sessions``, ``n_events``. ``interests``: ``user_id``, ``theme``, ``share`` (sums to 1 per
+    user; the rejected theme has none). ``items``: ``item_id``, ``category`` (theme), ``popularity``.
+
 Marginals: power-law item popularity within themes, evening peaks in local time, log-normal dwell
 of watched plays, sessions at least 45 minutes apart. Noise: misclicks (sub-second plays) and
 exact duplicates, listed in ``noise.parquet``.
@@ -92,7 +100,7 @@ SKIP_DWELL = (1.2, 2.9)  # a fast skip: above the misclick line, below 3 s
 
 @dataclass(frozen=True)
 class ContentParams:
-    """Knobs of the content scenario (defaults give about 120 events per regular user)."""
+    """Knobs of the content scenario (defaults give about 170 events per user)."""
 
     days: int = 28  # length of the window
     cold_start_share: float = 0.1  # users with one short session (≤ 5 events)

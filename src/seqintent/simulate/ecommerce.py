@@ -28,6 +28,16 @@ Every session has a true intent (truth ``sessions.label``):
 Intents are drawn independently per session, so a user's history says nothing about the intent
 of the next session; only the events of that session do.
 
+Truth tables (beside the common columns of :mod:`seqintent.simulate`)
+    ``sessions``: ``category``, ``target_item`` (the item viewed / carted / bought), ``local_weekday``
+    (0 = Monday), ``local_hour``, ``order_flipped``, ``follow_up_session_id`` (the weekend return of
+    a ``return_later``, the complement purchase after a buy). ``signals``: ``return_later`` (roles
+    ``cart``, ``review``, ``return_buy``) and ``research_then_leave`` (``review``, ``cart``), instance =
+    the cart session; ``complement`` (``trigger_buy``, ``complement_view``, ``complement_buy``),
+    instance = the complement session. ``users``: ``favourite_category``, ``second_category``,
+    ``device``, ``n_sessions``. ``items``: ``item_id``, ``category``, ``price``, ``popularity``.
+    ``complements``: ``source_item``, ``source_category``, ``target_item``, ``target_category``.
+
 Marginals: power-law category and item popularity; one or two favourite categories per user;
 evening and weekend peaks in local time; log-normal dwell on views and reviews; sessions at least
 45 minutes apart (an inactivity threshold of 30 minutes recovers them exactly). Noise: misclicks
@@ -52,6 +62,7 @@ import numpy as np
 import pyarrow as pa
 
 from seqintent.schema.columns import TruthColumns as T
+from seqintent.simulate._catalogue import CATEGORIES, catalogue
 from seqintent.simulate._clock import HOUR_MS, MINUTE_MS, Calendar, place_sessions, sample_ms_of_day
 from seqintent.simulate._common import (
     NONE,
@@ -67,60 +78,8 @@ from seqintent.simulate._common import (
     segment_cumsum,
     signal_table,
     strings,
-    zipf_weights,
 )
 
-# (category, search query, median price); list order is popularity rank
-CATEGORIES: tuple[tuple[str, str, float], ...] = (
-    ("phones", "smartphone", 420.0),
-    ("shoes", "running shoes", 80.0),
-    ("phone_cases", "phone case", 18.0),
-    ("headphones", "wireless headphones", 90.0),
-    ("t_shirts", "t shirt", 20.0),
-    ("laptops", "laptop", 900.0),
-    ("skincare", "face cream", 25.0),
-    ("books", "bestseller book", 15.0),
-    ("jeans", "slim jeans", 55.0),
-    ("laptop_sleeves", "laptop sleeve", 25.0),
-    ("coffee_machines", "espresso machine", 250.0),
-    ("coffee_beans", "coffee beans", 14.0),
-    ("toys", "lego", 35.0),
-    ("jackets", "winter jacket", 120.0),
-    ("cameras", "mirrorless camera", 700.0),
-    ("memory_cards", "sd card", 20.0),
-    ("consoles", "game console", 450.0),
-    ("video_games", "video game", 55.0),
-    ("smartwatches", "smartwatch", 220.0),
-    ("kitchenware", "frying pan", 30.0),
-    ("printers", "printer", 150.0),
-    ("printer_ink", "ink cartridge", 30.0),
-    ("bags", "backpack", 60.0),
-    ("makeup", "lipstick", 18.0),
-    ("tablets", "tablet", 380.0),
-    ("bedding", "duvet", 60.0),
-    ("fitness", "yoga mat", 30.0),
-    ("snacks", "protein bar", 8.0),
-    ("perfume", "perfume", 65.0),
-    ("lamps", "desk lamp", 40.0),
-    ("tea", "green tea", 9.0),
-    ("garden", "garden hose", 35.0),
-    ("tools", "drill", 90.0),
-    ("pet_food", "dog food", 30.0),
-    ("baby_care", "diapers", 25.0),
-    ("board_games", "board game", 35.0),
-    ("bicycles", "city bike", 500.0),
-    ("camping", "tent", 140.0),
-    ("stationery", "notebook", 6.0),
-    ("sunglasses", "sunglasses", 70.0),
-)
-COMPLEMENT_PAIRS: tuple[tuple[str, str], ...] = (
-    ("phones", "phone_cases"),
-    ("laptops", "laptop_sleeves"),
-    ("cameras", "memory_cards"),
-    ("consoles", "video_games"),
-    ("coffee_machines", "coffee_beans"),
-    ("printers", "printer_ink"),
-)
 INTENTS = (
     "browse",
     "buy_now",
@@ -163,7 +122,7 @@ SESSION_GAP_MS = 45 * MINUTE_MS
 
 @dataclass(frozen=True)
 class EcommerceParams:
-    """Knobs of the ecommerce scenario (defaults give about 42 events per user)."""
+    """Knobs of the ecommerce scenario (defaults give about 40 events per user)."""
 
     days: int = 28  # length of the window; weekend returns may fall up to a week after it
     sessions_per_user: float = 5.5  # mean number of a user's own sessions (returns, follow-ups on top)
@@ -174,34 +133,6 @@ class EcommerceParams:
     items_per_user: float = 0.5  # catalogue size relative to users (clipped to 2,000 … 100,000)
     misclick_rate: float = 0.02  # chance a page view is followed by a misclick
     duplicate_rate: float = 0.005  # chance an event is written twice
-
-
-def _catalogue(rng: np.random.Generator, n_items: int) -> dict[str, np.ndarray]:
-    n_cat = len(CATEGORIES)
-    cat_pop = zipf_weights(n_cat, 0.9)
-    size = np.maximum(8, np.round(n_items * cat_pop**0.6 / (cat_pop**0.6).sum())).astype(np.int64)
-    category = np.repeat(np.arange(n_cat), size)
-    within = np.concatenate([zipf_weights(int(k), 1.05) for k in size])
-    median_price = np.array([c[2] for c in CATEGORIES])[category]
-    price = np.maximum(1.0, np.round(median_price * np.exp(0.35 * rng.standard_normal(len(category))), 2))
-    item_id = rng.permutation(len(category)).astype(np.int64) + 1
-    # complement of a source item: the target item of the same popularity rank (scaled)
-    complement = np.full(len(category), NONE, dtype=np.int64)
-    names = [c[0] for c in CATEGORIES]
-    lo = np.searchsorted(category, np.arange(n_cat))
-    for source, target in COMPLEMENT_PAIRS:
-        s, t = names.index(source), names.index(target)
-        rank = np.arange(size[s])
-        complement[lo[s] : lo[s] + size[s]] = lo[t] + rank * size[t] // size[s]
-    return {
-        "category": category,
-        "weight": cat_pop[category] * within,
-        "within": within,
-        "price": price,
-        "item_id": item_id,
-        "complement": complement,
-        "cat_pop": cat_pop,
-    }
 
 
 def _block_counts(rng: np.random.Generator, layout_intent: np.ndarray) -> np.ndarray:
@@ -238,7 +169,7 @@ def generate_ecommerce(
 ) -> ScenarioDraw:
     """Draw the ecommerce log and its truth (see the module docstring)."""
     n_items = int(np.clip(n_users * params.items_per_user, 2_000, 100_000))
-    cat = _catalogue(rng, n_items)
+    cat = catalogue(rng, n_items)
     item_sampler = GroupedSampler(cat["category"], cat["within"])
     n_cat = len(CATEGORIES)
 

@@ -22,6 +22,15 @@ Benign sessions that look unusual (labels; ``positive`` false), so no single rul
     signals ``lookalike``, ``new_device``, ``large_transfer``, ``night_login`` and ``new_payee``
     name each decoy's unusual events. Normal sessions sometimes delete an old record too.
 
+Truth tables (beside the common columns of :mod:`seqintent.simulate`)
+    ``sessions``: ``local_hour``, ``new_device``, ``new_payee``, ``large_amount``, ``delete_record``
+    (flags of what the session did); ``positive`` is defined for every session. ``signals``:
+    instance = the session; roles ``login_new_device``, ``query_balance``, ``add_payee``,
+    ``transfer_new_payee``, ``delete_record``, ``large_transfer_known_payee``, ``night_login``.
+    ``users``: ``primary_device``, ``second_device``, ``habitual_hour``, ``home_location``,
+    ``n_payees``, ``median_amount``, ``takeover``. ``payees``: ``user_id``, ``payee``, ``weight``,
+    ``median_amount``.
+
 No unusual session happens in the first ``warmup_days``, so every user has a habit to compare with.
 Finance events carry no item: the ``simulator`` preset reads the payee as the item. Noise: exact
 duplicates (double submissions), listed in ``noise.parquet``; no misclicks.
@@ -109,7 +118,7 @@ SESSION_GAP_MS = 45 * MINUTE_MS
 
 @dataclass(frozen=True)
 class FinanceParams:
-    """Knobs of the finance scenario (defaults give about 110 events per user)."""
+    """Knobs of the finance scenario (defaults give about 115 events per user)."""
 
     days: int = 60  # length of the window
     sessions_per_day: tuple[float, float] = (0.2, 0.9)  # range of a user's session rate
