@@ -196,7 +196,9 @@ def worker(args: argparse.Namespace) -> None:
         result = run_seqintent(path, config, out, args.threads)
     else:
         result = run_pandas(path, config, out)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    result["cpu_s_total"] = round(usage.ru_utime + usage.ru_stime, 2)  # process CPU time, imports included
     print(json.dumps(result))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import arrays, config, dropped, source, users, values
+from ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 from seqintent.schema.columns import Columns
 
@@ -18,7 +18,8 @@ LOG = """user,ts,action,item,cat
 """
 
 
-def test_arrays_vocabularies_and_stats(run):
+def test_arrays_vocabularies_and_stats(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", LOG)
     ds = run(config(source(category="cat")))
     # users in numeric order (1, 2, 10 — not text order), each sorted by time
@@ -45,7 +46,8 @@ def test_arrays_vocabularies_and_stats(run):
     assert dropped(ds) == {}
 
 
-def test_events_parquet_matches_arrays(run):
+def test_events_parquet_matches_arrays(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", LOG)
     ds = run(config(source(category="cat")))
     table = ds.events().to_pandas().sort_values(Columns.EVENT_INDEX)

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import config
+from ingest_helpers import config
 
 from seqintent.cli import main
 from seqintent.data import Dataset

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import config, source
+from ingest_helpers import Run, config, source
 
 from seqintent.ingest import _order
 from seqintent.ingest._clean import grouped_order
@@ -14,7 +14,9 @@ ROWS = [("u10", 5), ("u2", 5), ("7", 1), ("u10", 1), ("u2", 5), ("u10", 5), ("7"
 
 @pytest.mark.parametrize("ids", ["text", "integer", "sparse-integer"])
 @pytest.mark.parametrize("timed", [True, False])
-def test_packed_and_duckdb_orders_give_the_same_dataset(run, monkeypatch, ids, timed):
+def test_packed_and_duckdb_orders_give_the_same_dataset(tmp_path, monkeypatch, ids, timed):
+    run = Run(tmp_path)
+
     def uid(u: str) -> str:
         if ids == "text":
             return u

@@ -152,6 +152,8 @@ def _duckdb_order(
 
 def _numpy(column: pa.ChunkedArray, dtype: type) -> np.ndarray:
     """One contiguous numpy array from the chunks (no null values expected)."""
+    if column.num_chunks == 0:
+        return np.zeros(0, dtype=dtype)
     if column.num_chunks == 1:
         return column.chunk(0).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
     return np.concatenate([c.to_numpy(zero_copy_only=False) for c in column.chunks]).astype(dtype, copy=False)
