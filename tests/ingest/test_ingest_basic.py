@@ -60,3 +60,11 @@ def test_events_parquet_matches_arrays(tmp_path):
     # the file is written in input order
     assert list(ds.events().column(Columns.INPUT_ORDER).to_pylist()) == list(range(7))
     assert table[Columns.GAP].isna().tolist() == [True, False, False, False, True, False, True]
+
+
+def test_fields_that_are_always_empty(tmp_path):
+    run = Run(tmp_path)
+    run.write("log.csv", "user,ts,action,item,cat,dev\n1,1,view,,,\n1,2,view,,,\n")
+    ds = run(config(source(category="cat", device="dev")))
+    assert ds.vocab("items").values == [None] and ds.vocab("categories").values == [None]
+    assert arrays(ds)["item"] == [0, 0] and arrays(ds)["device"] == [0, 0]
