@@ -51,3 +51,21 @@ def test_grouped_order_matches_lexsort_and_falls_back():
     order, same = grouped_order(wide)
     assert order.tolist() == np.lexsort((np.arange(50), wide[1], wide[0])).tolist()
     assert not same.any()
+
+
+@pytest.mark.parametrize("layout", ["time-ordered per user", "shuffled", "seconds", "too wide"])
+def test_packed_order_is_the_stable_lexicographic_order(layout):
+    rng = np.random.default_rng(1)
+    n = 5000
+    rank = rng.integers(0, 300, n)
+    ts = rng.integers(0, 50, n) * 1000 if layout == "seconds" else rng.integers(0, 10**9, n)
+    if layout == "time-ordered per user":
+        ts = np.sort(ts)  # a time-ordered log: every user's events come in time order
+    if layout == "too wide":
+        rank = rank * 2**40  # user rank and time do not pack with the position: DuckDB must sort
+    expected = np.lexsort((np.arange(n), ts, rank))
+    got = _order._packed_order(rank, ts)
+    if layout == "too wide":
+        assert got is None
+    else:
+        assert got.tolist() == expected.tolist()

@@ -2,10 +2,11 @@
 
 The event table is scanned once in input order (DuckDB maps raw actions to canonical codes in the
 same scan). The order itself comes from one ``np.sort`` of packed 64-bit keys
-``user rank | time | position`` when they fit in 63 bits (the position makes every key unique,
-so the sort is stable and the permutation is read back from the low bits); otherwise DuckDB sorts
-the keys. Every later step (cleaning rules, vocabularies, gaps, sessions, splits) is a linear pass
-over the sorted arrays.
+``user rank | position`` (when each user's events already come in time order, as in append-only
+logs) or ``user rank | time | position`` (when that fits in 64 bits); the position makes every
+key unique, so the sort is stable and the permutation is read back from the low bits. Otherwise
+DuckDB sorts the keys. Every later step (cleaning rules, vocabularies, gaps, sessions, splits)
+is a linear pass over the sorted arrays.
 """
 
 from __future__ import annotations
@@ -108,31 +109,45 @@ def _user_ranks(user: pa.Array) -> tuple[np.ndarray, pa.Array]:
     return rank[codes], dictionary.take(pa.array(order))
 
 
-def _packed_order(rank: np.ndarray, ts: np.ndarray | None) -> np.ndarray | None:
-    """The stable order by (rank, ts, position) from one sort of packed keys, or None if they do not fit."""
-    n = len(rank)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
+def _sort_packed(parts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray | None:
+    """Stable order by the parts (major first) and position, from one sort of packed uint64 keys."""
     b_pos = _bits(n - 1)
-    b_rank = _bits(int(rank.max()))
-    parts = [(rank, b_rank)]
-    if ts is not None:
-        rel = ts - int(ts.min())
-        if not np.any(rel % 1000):
-            rel = rel // 1000  # whole seconds: 10 fewer bits
-        parts.append((rel, _bits(int(rel.max()))))
-    if sum(b for _, b in parts) + b_pos > 64:
+    if sum(width for _, width in parts) + b_pos > 64:
         return None
     key = np.zeros(n, dtype=np.uint64)
     for values, width in parts:
         key <<= np.uint64(width)
         key |= values.astype(np.uint64, copy=False)
-    del parts
     key <<= np.uint64(b_pos)
     key |= np.arange(n, dtype=np.uint64)
-    key.sort()
+    key.sort()  # the position makes every key unique, so this sort is stable
     key &= np.uint64((1 << b_pos) - 1)
     return key.view(np.int64)
+
+
+def _packed_order(rank: np.ndarray, ts: np.ndarray | None) -> np.ndarray | None:
+    """The stable order by (rank, ts, position) without DuckDB, or None when keys do not pack.
+
+    First by user alone: when each user's events already come in time order in the input (an
+    append-only log, a log grouped by user), that is the answer. Otherwise user, time and
+    position are packed together if they fit in 64 bits.
+    """
+    n = len(rank)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    b_rank = _bits(int(rank.max()))
+    by_user = _sort_packed([(rank, b_rank)], n)
+    if ts is None or by_user is None:
+        return by_user
+    t = ts[by_user]
+    same_user = rank[by_user[1:]] == rank[by_user[:-1]]
+    if not np.any(same_user & (t[1:] < t[:-1])):
+        return by_user
+    del by_user, t, same_user
+    rel = ts - int(ts.min())
+    if not np.any(rel % 1000):
+        rel //= 1000  # whole seconds: 10 fewer bits
+    return _sort_packed([(rank, b_rank), (rel, _bits(int(rel.max())))], n)
 
 
 def _duckdb_order(
