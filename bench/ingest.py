@@ -109,6 +109,11 @@ PANDAS_SIMULATED = {
     "ts": "ts",
     "ts_to_ms": 1,
     "dwell": "dwell_s",
+    "session": None,
+    "carry": [],
+}
+PANDAS_PRESET = {
+    **PANDAS_SIMULATED,
     "session": "session_id",
     "carry": ["amount", "device", "text", "payee", "location"],
 }
@@ -313,8 +318,16 @@ def main() -> None:
         path, generator = simulated_log(args.events, args.seed)
         report["simulated"] = {
             "generator": generator,
-            "events": args.events,
-            **compare(path, simulated_config(path), args.threads, args.skip_pandas),
+            "config": "simulator preset"
+            if args.full_preset
+            else "user_id, ts, action, item_id, category, dwell_s",
+            **compare(
+                path,
+                preset_config(path) if args.full_preset else simulated_config(path),
+                PANDAS_PRESET if args.full_preset else PANDAS_SIMULATED,
+                args.threads,
+                args.skip_pandas,
+            ),
         }
     targets = report.get("simulated", {})
     if "seqintent" in targets and "seconds" in targets["seqintent"]:

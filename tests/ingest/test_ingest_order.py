@@ -12,7 +12,7 @@ from seqintent.ingest._clean import grouped_order
 ROWS = [("u10", 5), ("u2", 5), ("7", 1), ("u10", 1), ("u2", 5), ("u10", 5), ("7", 9), ("007", 3)]
 
 
-@pytest.mark.parametrize("ids", ["text", "integer", "sparse-integer"])
+@pytest.mark.parametrize("ids", ["text", "integer", "sparse-integer", "mixed"])
 @pytest.mark.parametrize("timed", [True, False])
 def test_packed_and_duckdb_orders_give_the_same_dataset(tmp_path, monkeypatch, ids, timed):
     run = Run(tmp_path)
@@ -20,6 +20,8 @@ def test_packed_and_duckdb_orders_give_the_same_dataset(tmp_path, monkeypatch, i
     def uid(u: str) -> str:
         if ids == "text":
             return u
+        if ids == "mixed":  # integers and text: text order, so "10" < "7" < "u2"
+            return {"u10": "10", "u2": "u2", "7": "7", "007": "x"}[u]
         number = int(u.lstrip("u"))
         return str(number * 10**12 if ids == "sparse-integer" else number)
 
@@ -37,6 +39,7 @@ def test_packed_and_duckdb_orders_give_the_same_dataset(tmp_path, monkeypatch, i
         "text": ["007", "7", "u10", "u2"],  # not all integers: text order
         "integer": ["2", "7", "10"],  # numeric order ("007" is the integer 7 here)
         "sparse-integer": ["2000000000000", "7000000000000", "10000000000000"],
+        "mixed": ["10", "7", "u2", "x"],
     }[ids]
     assert packed.vocab("users").values == sorted_by_duckdb.vocab("users").values == expected
 

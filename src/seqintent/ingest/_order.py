@@ -151,13 +151,19 @@ def _packed_order(rank: np.ndarray, ts: np.ndarray | None) -> np.ndarray | None:
 
 
 def _duckdb_order(
-    con: duckdb.DuckDBPyConnection, scan: str, ords: np.ndarray, user_type: str, has_time: bool
+    con: duckdb.DuckDBPyConnection, scan: str, ords: np.ndarray, user: pa.Array, has_time: bool
 ) -> np.ndarray:
-    """Positions (in the scan's order) sorted by (user, time, input order), by DuckDB."""
-    if user_type == "VARCHAR":
-        user_key = f"TRY_CAST({Columns.USER} AS HUGEINT) NULLS LAST, {Columns.USER}"
-    else:
+    """Positions (in the scan's order) sorted by (user, time, input order), by DuckDB.
+
+    Users are ordered as :func:`_user_ranks` orders them: numerically when every id is an integer
+    (then by the raw text, so "007" and "7" stay apart), else by text.
+    """
+    if pa.types.is_integer(user.type):
         user_key = Columns.USER
+    elif integer_key(pc.unique(user)) is not None:
+        user_key = f"TRY_CAST({Columns.USER} AS HUGEINT), CAST({Columns.USER} AS VARCHAR)"
+    else:
+        user_key = f"CAST({Columns.USER} AS VARCHAR)"
     keys = [user_key] + ([Columns.TIME] if has_time else []) + [ORD]
     sorted_ords = con.execute(f"SELECT {ORD} FROM ({scan}) ORDER BY {', '.join(keys)}").fetchnumpy()[ORD]
     position = np.empty(int(ords[-1]) + 1 if len(ords) else 0, dtype=np.int64)
@@ -233,7 +239,7 @@ def fetch_sorted(
     rank, user_values = _user_ranks(user)
     perm = _packed_order(rank, ts)
     if perm is None:
-        perm = _duckdb_order(con, scan, ords, types[Columns.USER], has_time)
+        perm = _duckdb_order(con, scan, ords, user, has_time)
     if len(perm) < 2**31:
         perm = perm.astype(np.int32)
     # sorted copies replace the originals one by one, so memory holds one extra array at a time
