@@ -20,7 +20,7 @@ from seqintent.ingest._order import fetch_sorted
 from seqintent.ingest._side import fill_categories, load_side_table
 from seqintent.ingest._write import build_stats, write_events, write_side_table
 from seqintent.schema.actions import CANONICAL_ACTIONS
-from seqintent.schema.columns import DatasetFiles, Vocabularies
+from seqintent.schema.columns import Columns, DatasetFiles, Vocabularies
 from seqintent.schema.config import DatasetConfig
 
 
@@ -155,16 +155,14 @@ def ingest(
         for name, vocab in built.vocabs.items():
             writer.add_vocab(name, vocab)
         for kind, table in side_tables.items():
-            vocab = built.vocabs[Vocabularies.ITEMS if kind == "items" else Vocabularies.USERS]
-            target = DatasetFiles.ITEMS_TABLE if kind == "items" else DatasetFiles.USERS_TABLE
+            if kind == "items":
+                names = (Columns.ITEM, Columns.ITEM_INDEX, Vocabularies.ITEMS, DatasetFiles.ITEMS_TABLE)
+            else:
+                names = (Columns.USER, Columns.USER_INDEX, Vocabularies.USERS, DatasetFiles.USERS_TABLE)
+            key, index, vocab_name, target = names
+            vocab = built.vocabs[vocab_name]
             write_side_table(
-                con,
-                table,
-                f"{kind[:-1]}_id",
-                f"{kind[:-1]}_index",
-                vocab.values,
-                writer.table_path(target),
-                padded=vocab.padded,
+                con, table, key, index, vocab.values, writer.table_path(target), padded=vocab.padded
             )
         source = {
             "path": str(path),
