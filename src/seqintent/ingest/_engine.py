@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +15,7 @@ from seqintent.data.dataset import Dataset, DatasetWriter
 from seqintent.data.sequences import SequenceArrays
 from seqintent.errors import ConfigError, DataError
 from seqintent.ingest._assemble import assemble
-from seqintent.ingest._inputs import InputFile, resolve_config, resolve_inputs, side_table_files
+from seqintent.ingest._inputs import resolve_config, resolve_inputs, side_table_files
 from seqintent.ingest._load import Loaded, load_events, map_action
 from seqintent.ingest._order import fetch_sorted
 from seqintent.ingest._side import fill_categories, load_side_table
@@ -33,6 +34,7 @@ def _connect(threads: int | None) -> duckdb.DuckDBPyConnection:
     }
     con = duckdb.connect(":memory:", config=config)
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # a library prints nothing
     return con
 
 
@@ -125,7 +127,14 @@ def ingest(
         for kind, spec in (("items", config.items), ("users", config.users))
         if spec is not None
     }
-    with DatasetWriter(out, overwrite=overwrite) as writer, closing(_connect(threads)) as con:
+    every_file = [f for files in inputs for f in files] + [f for files in side_files.values() for f in files]
+    with (
+        DatasetWriter(out, overwrite=overwrite) as writer,
+        closing(_connect(threads)) as con,
+        ThreadPoolExecutor(max_workers=1) as hasher,
+    ):
+        # hashing reads each file once more; it overlaps the load (hashlib releases the GIL)
+        described = {f.path: hasher.submit(f.describe) for f in dict.fromkeys(every_file)}
         loaded = load_events(con, config, inputs)
         side_tables, side_stats = {}, {}
         for kind, files in side_files.items():
@@ -166,8 +175,14 @@ def ingest(
             )
         source = {
             "path": str(path),
-            "files": [dict(f.file.describe(), source=f.source, format=f.file.format) for f in loaded.files],
-            **{kind: [_describe(f) for f in files] for kind, files in side_files.items()},
+            "files": [
+                dict(described[f.file.path].result(), source=f.source, format=f.file.format)
+                for f in loaded.files
+            ],
+            **{
+                kind: [dict(described[f.path].result(), format=f.format) for f in files]
+                for kind, files in side_files.items()
+            },
         }
         return writer.finish(
             config=config,
@@ -176,7 +191,3 @@ def ingest(
             stats=stats,
             extra={"engine": {"name": "duckdb", "version": duckdb.__version__}},
         )
-
-
-def _describe(file: InputFile) -> dict[str, Any]:
-    return dict(file.describe(), format=file.format)
