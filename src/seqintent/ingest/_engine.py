@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -25,8 +26,9 @@ from seqintent.schema.columns import Columns, DatasetFiles, Vocabularies
 from seqintent.schema.config import DatasetConfig
 
 
-def _connect(threads: int | None) -> duckdb.DuckDBPyConnection:
+def _connect(threads: int | None, spill: Path) -> duckdb.DuckDBPyConnection:
     config: dict[str, Any] = {
+        "temp_directory": str(spill),  # where DuckDB spills a sort bigger than memory, removed after
         # Input order is the tie-break of the per-user sort and rests on DuckDB keeping insertion
         # order in CREATE TABLE AS / INSERT / COPY: never turn this off here.
         "preserve_insertion_order": True,
@@ -130,7 +132,8 @@ def ingest(
     every_file = [f for files in inputs for f in files] + [f for files in side_files.values() for f in files]
     with (
         DatasetWriter(out, overwrite=overwrite) as writer,
-        closing(_connect(threads)) as con,
+        tempfile.TemporaryDirectory(prefix=".seqintent-spill-", dir=writer.path.parent) as spill,
+        closing(_connect(threads, Path(spill))) as con,
         ThreadPoolExecutor(max_workers=1) as hasher,
     ):
         # hashing reads each file once more; it overlaps the load (hashlib releases the GIL)
