@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal
@@ -14,9 +14,10 @@ import duckdb
 
 from seqintent.data.dataset import Dataset, DatasetWriter
 from seqintent.data.sequences import SequenceArrays
+from seqintent.data.vocab import Vocabulary
 from seqintent.errors import ConfigError, DataError
 from seqintent.ingest._assemble import assemble
-from seqintent.ingest._inputs import resolve_config, resolve_inputs, side_table_files
+from seqintent.ingest._inputs import InputFile, resolve_config, resolve_inputs, side_table_files
 from seqintent.ingest._load import Loaded, load_events, map_action
 from seqintent.ingest._order import fetch_sorted
 from seqintent.ingest._side import fill_categories, load_side_table
@@ -167,26 +168,8 @@ def ingest(
         for name, vocab in built.vocabs.items():
             writer.add_vocab(name, vocab)
         for kind, table in side_tables.items():
-            if kind == "items":
-                names = (Columns.ITEM, Columns.ITEM_INDEX, Vocabularies.ITEMS, DatasetFiles.ITEMS_TABLE)
-            else:
-                names = (Columns.USER, Columns.USER_INDEX, Vocabularies.USERS, DatasetFiles.USERS_TABLE)
-            key, index, vocab_name, target = names
-            vocab = built.vocabs[vocab_name]
-            write_side_table(
-                con, table, key, index, vocab.values, writer.table_path(target), padded=vocab.padded
-            )
-        source = {
-            "path": str(path),
-            "files": [
-                dict(described[f.file.path].result(), source=f.source, format=f.file.format)
-                for f in loaded.files
-            ],
-            **{
-                kind: [dict(described[f.path].result(), format=f.format) for f in files]
-                for kind, files in side_files.items()
-            },
-        }
+            _write_side_table(con, writer, kind, table, built.vocabs)
+        source = _source_record(path, loaded, side_files, described)
         return writer.finish(
             config=config,
             source=source,
@@ -194,3 +177,44 @@ def ingest(
             stats=stats,
             extra={"engine": {"name": "duckdb", "version": duckdb.__version__}},
         )
+
+
+def _write_side_table(
+    con: duckdb.DuckDBPyConnection,
+    writer: DatasetWriter,
+    kind: str,
+    table: str,
+    vocabs: dict[str, Vocabulary],
+) -> None:
+    if kind == "items":
+        key, index, vocab, target = (
+            Columns.ITEM,
+            Columns.ITEM_INDEX,
+            Vocabularies.ITEMS,
+            DatasetFiles.ITEMS_TABLE,
+        )
+    else:
+        key, index, vocab, target = (
+            Columns.USER,
+            Columns.USER_INDEX,
+            Vocabularies.USERS,
+            DatasetFiles.USERS_TABLE,
+        )
+    values = vocabs[vocab]
+    write_side_table(con, table, key, index, values.values, writer.table_path(target), padded=values.padded)
+
+
+def _source_record(
+    path: str | Path, loaded: Loaded, side_files: dict[str, list[InputFile]], described: dict[Path, Future]
+) -> dict[str, Any]:
+    """The manifest's ``source``: the path given, then every file read with its size and SHA-256."""
+    return {
+        "path": str(path),
+        "files": [
+            dict(described[f.file.path].result(), source=f.source, format=f.file.format) for f in loaded.files
+        ],
+        **{
+            kind: [dict(described[f.path].result(), format=f.format) for f in files]
+            for kind, files in side_files.items()
+        },
+    }
