@@ -311,6 +311,7 @@ def main() -> None:
             "duckdb": duckdb.__version__,
         },
         "threads": args.threads,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     if args.only in (None, "taobao") and TAOBAO.exists():
         report["taobao"] = compare(TAOBAO, taobao_config(), PANDAS_TAOBAO, args.threads, args.skip_pandas)
@@ -337,6 +338,7 @@ def main() -> None:
             "peak_rss_lt_2GB": s["peak_rss_mb"] < 2048,
             "speedup_ge_10x": targets.get("speedup_vs_pandas", 0) >= 10,
         }
+    report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
 
 
