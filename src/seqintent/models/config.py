@@ -105,7 +105,8 @@ class TrainConfig(_Strict):
     window_stride: int | None = Field(
         None,
         ge=1,
-        description="long training sequences are cut into windows this many events apart (null: max_len)",
+        description="long sequences are cut into windows this many events apart, each training its newest "
+        "`stride` targets (null: max_len, no overlap); smaller gives early targets more context",
     )
     patience: int = Field(
         10, ge=1, description="stop after this many epochs without a better validation NDCG@10"

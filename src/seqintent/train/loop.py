@@ -138,7 +138,7 @@ class _Training:
         mcfg, tcfg = config.model, config.train
         self.spec = InputSpec.from_dataset(dataset)
         self.tokens = EventTokens.from_dataset(dataset, self.spec)
-        stride = tcfg.window_stride or (
+        self.stride = stride = tcfg.window_stride or (
             mcfg.max_len - (mcfg.important_slots if mcfg.truncation == "importance" else 0)
         )
         self.plan: TrainingPlan = plan_training(
@@ -297,6 +297,9 @@ class _Training:
         )
         if self.target_actions is not None:
             ok &= np.isin(tok.action[safe_next], self.target_actions)
+        # overlapping windows (stride < max_len): each window trains only its newest `stride` targets,
+        # so every target counts once per epoch and has at least max_len - stride events of context
+        ok[:, : max(0, ok.shape[1] - self.stride)] = False
         b_idx, t_idx = np.nonzero(ok)
         if len(b_idx) == 0:
             return None
