@@ -176,7 +176,9 @@ def run_recbole(name: str, time_budget_min: float) -> dict[str, Any] | None:
         RUNS_DIR=str(OUT / "recbole-runs"),
         TIME_BUDGET_MIN=str(time_budget_min),
     )
-    subprocess.run(["bash", str(PEERS / "run_recbole.sh"), str(atomic), "SASRec"], check=True, env=env)
+    done = subprocess.run(["bash", str(PEERS / "run_recbole.sh"), str(atomic), "SASRec"], env=env)
+    if done.returncode != 0:
+        return {"error": f"run_recbole.sh exited {done.returncode}; see {OUT / 'recbole-runs' / name}"}
     result = json.loads((OUT / "recbole-runs" / name / "SASRec" / "result.json").read_text())
     log = result["epoch_log"]
     elapsed, curve = 0.0, []
@@ -283,7 +285,7 @@ def markdown(results: dict[str, Any]) -> str:
                     f"- {name}, {label} ({a['changes']}): "
                     f"{a['test']['NDCG@10']:.4f} / {a['test']['HR@10']:.4f}"
                 )
-    speed = {n: r["recbole"] for n, r in results.items() if r.get("recbole")}
+    speed = {n: r["recbole"] for n, r in results.items() if r.get("recbole", {}).get("versus")}
     if speed:
         lines += [
             "",
@@ -352,7 +354,7 @@ def main() -> None:
                 )
         if args.recbole:
             recbole = run_recbole(args.name, args.recbole_minutes)
-            if recbole is not None:
+            if recbole is not None and "error" not in recbole:
                 recbole["versus"] = speed_versus_recbole(report, recbole)
                 report["recbole"] = recbole
         (OUT / "quality").mkdir(parents=True, exist_ok=True)
