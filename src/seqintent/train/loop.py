@@ -141,8 +141,14 @@ class _Training:
         self.stride = stride = tcfg.window_stride or (
             mcfg.max_len - (mcfg.important_slots if mcfg.truncation == "importance" else 0)
         )
+        self.target_actions = action_indices(dataset, tcfg.target_actions)
         self.plan: TrainingPlan = plan_training(
-            self.tokens, mcfg.max_len + 1, stride, valid_fraction=tcfg.valid_fraction, seed=tcfg.seed
+            self.tokens,
+            mcfg.max_len + 1,
+            stride,
+            valid_fraction=tcfg.valid_fraction,
+            seed=tcfg.seed,
+            actions=self.target_actions,
         )
         if self.plan.n_windows == 0:
             raise DataError(
@@ -156,7 +162,6 @@ class _Training:
             self.valid_targets = np.sort(
                 rng.choice(self.valid_targets, tcfg.valid_max_examples, replace=False)
             )
-        self.target_actions = action_indices(dataset, tcfg.target_actions)
         self.important = important_events(self.tokens, mcfg)
         torch.manual_seed(tcfg.seed)
         self.network = NextItemNetwork(mcfg, self.spec)
