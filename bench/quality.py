@@ -151,8 +151,11 @@ def ablation(ds: Dataset, config: NextItemConfig, out: Path, **model_changes: An
     }
 
 
-def run_recbole(name: str, time_budget_min: float) -> dict[str, Any] | None:
-    """RecBole 1.2.1 SASRec on the same sequences (its converter, its driver), or None without its venv."""
+def run_recbole(name: str, time_budget_min: float, reuse: bool = False) -> dict[str, Any] | None:
+    """RecBole 1.2.1 SASRec on the same sequences (its converter, its driver), or None without its venv.
+
+    With ``reuse``, an earlier run's ``result.json`` is read instead of running again.
+    """
     venv = ROOT / ".venv-recbole"
     if not (venv / "bin" / "python").exists() or "atomic" not in DATASETS[name]:
         return None
