@@ -172,17 +172,19 @@ def run_recbole(name: str, time_budget_min: float, reuse: bool = False) -> dict[
             ],
             check=True,
         )
-    env = dict(
-        os.environ,
-        VENV=str(venv),
-        THREADS="2",
-        RUNS_DIR=str(OUT / "recbole-runs"),
-        TIME_BUDGET_MIN=str(time_budget_min),
-    )
-    done = subprocess.run(["bash", str(PEERS / "run_recbole.sh"), str(atomic), "SASRec"], env=env)
-    if done.returncode != 0:
-        return {"error": f"run_recbole.sh exited {done.returncode}; see {OUT / 'recbole-runs' / name}"}
-    result = json.loads((OUT / "recbole-runs" / name / "SASRec" / "result.json").read_text())
+    result_path = OUT / "recbole-runs" / name / "SASRec" / "result.json"
+    if not (reuse and result_path.is_file()):
+        env = dict(
+            os.environ,
+            VENV=str(venv),
+            THREADS="2",
+            RUNS_DIR=str(OUT / "recbole-runs"),
+            TIME_BUDGET_MIN=str(time_budget_min),
+        )
+        done = subprocess.run(["bash", str(PEERS / "run_recbole.sh"), str(atomic), "SASRec"], env=env)
+        if done.returncode != 0:
+            return {"error": f"run_recbole.sh exited {done.returncode}; see {OUT / 'recbole-runs' / name}"}
+    result = json.loads(result_path.read_text())
     log = result["epoch_log"]
     elapsed, curve = 0.0, []
     for rec in log:
@@ -332,6 +334,9 @@ def main() -> None:
     )
     ap.add_argument("--recbole", action="store_true", help="also run RecBole's SASRec (its own venv)")
     ap.add_argument("--recbole-minutes", type=float, default=0, help="RecBole time budget (0: none)")
+    ap.add_argument(
+        "--reuse-recbole", action="store_true", help="read the last RecBole result instead of running"
+    )
     ap.add_argument("--table", action="store_true", help="print every cached result as one JSON object")
     ap.add_argument("--write-md", action="store_true", help="write the table into BENCHMARKS.md")
     args = ap.parse_args()
@@ -356,7 +361,7 @@ def main() -> None:
                     ds, config, OUT / "models" / f"{label}-imp", truncation="importance"
                 )
         if args.recbole:
-            recbole = run_recbole(args.name, args.recbole_minutes)
+            recbole = run_recbole(args.name, args.recbole_minutes, reuse=args.reuse_recbole)
             if recbole is not None and "error" not in recbole:
                 recbole["versus"] = speed_versus_recbole(report, recbole)
                 report["recbole"] = recbole
