@@ -120,9 +120,9 @@ def load_config(name: str, overrides: list[str]) -> NextItemConfig:
 def train_and_evaluate(
     ds: Dataset, config: NextItemConfig, out: Path, baselines: list[str]
 ) -> dict[str, Any]:
-    t0 = time.perf_counter()
+    t0, load0 = time.perf_counter(), os.getloadavg()
     model = train_next_item(ds, config, out=out, overwrite=True, progress=sys.stderr.isatty())
-    wall = time.perf_counter() - t0
+    wall, load1 = time.perf_counter() - t0, os.getloadavg()
     report = evaluate_model(model, ds, split="test", baselines=baselines)
     history = [
         {k: r[k] for k in ("epoch", "loss", "train_s", "valid_s", "valid") if k in r}
