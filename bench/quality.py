@@ -129,7 +129,9 @@ def train_and_evaluate(
         for r in model.metrics["history"]
     ]
     report["training"] = {k: v for k, v in model.metrics.items() if k != "history"} | {
-        "wall_s": round(wall, 1)
+        "wall_s": round(wall, 1),
+        # other tenants of the machine inflate timings: the 1-minute load average before and after
+        "loadavg_start_end": [round(load0[0], 2), round(load1[0], 2)],
     }
     report["history"] = history
     report["config"] = config.to_dict()
