@@ -326,7 +326,9 @@ class _Training:
             )
             return sampled_softmax_loss(h, table, targets, negatives, self.log_q)
         if head.repeat:
-            scores = head.repeat_scores(hidden, inputs["item"], inputs["time_s"])  # [B, L, L]
+            scores = head.repeat_scores(
+                hidden, inputs["item"], inputs["action"], inputs["time_s"]
+            )  # [B, L, L]
             return full_softmax_loss(h, table, targets, inputs["item"][b_idx], scores[b_idx, t_idx])
         return full_softmax_loss(h, table, targets)
 
