@@ -337,12 +337,24 @@ def main() -> None:
     ap.add_argument("--recbole", action="store_true", help="also run RecBole's SASRec (its own venv)")
     ap.add_argument("--recbole-minutes", type=float, default=0, help="RecBole time budget (0: none)")
     ap.add_argument(
+        "--recbole-only", action="store_true", help="add RecBole to the cached result of NAME (no training)"
+    )
+    ap.add_argument(
         "--reuse-recbole", action="store_true", help="read the last RecBole result instead of running"
     )
     ap.add_argument("--table", action="store_true", help="print every cached result as one JSON object")
     ap.add_argument("--write-md", action="store_true", help="write the table into BENCHMARKS.md")
     args = ap.parse_args()
-    if args.name:
+    if args.name and args.recbole_only:
+        path = OUT / "quality" / f"{args.name}.json"
+        report = json.loads(path.read_text())
+        recbole = run_recbole(args.name, args.recbole_minutes, reuse=args.reuse_recbole)
+        if recbole is not None and "error" not in recbole:
+            recbole["versus"] = speed_versus_recbole(report, recbole)
+        report["recbole"] = recbole
+        path.write_text(json.dumps(report, indent=1))
+        print(json.dumps(recbole, indent=1))
+    elif args.name:
         ds = prepare(args.name)
         config = load_config(args.name, args.set)
         label = args.name + (f"-{args.tag}" if args.tag else "")
