@@ -250,7 +250,7 @@ def markdown(results: dict[str, Any]) -> str:
         "Figures from `python bench/quality.py NAME [--recbole] [--ablations]`, table from "
         "`python bench/quality.py --table --write-md`; 95% bootstrap intervals in the JSON.",
         "",
-        "| data | model NDCG@10 | HR@10 | MRR@10 | best baseline (NDCG@10) | published | target "
+        "| data | model NDCG@10 [95% CI] | HR@10 | MRR@10 | best baseline (NDCG@10) | published | target "
         "| epochs (best) | s/epoch |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -268,8 +268,12 @@ def markdown(results: dict[str, Any]) -> str:
             published = (
                 " / ".join(f"{k} {v}" for k, v in pub.items() if k != "by") + f" ({pub.get('by', '')})"
             )
-            row = [name, f"**{m['NDCG@10']:.4f}**", f"{m['HR@10']:.4f}", f"{m['MRR@10']:.4f}"]
-        target = " ".join(f"{k} ≥ {v}" for k, v in r.get("target", {}).items()) or "beat"
+            lo, hi = r.get("ci95", {}).get("model", {}).get("NDCG@10", [None, None])
+            ci = f" [{lo:.4f}, {hi:.4f}]" if lo is not None else ""
+            row = [name, f"**{m['NDCG@10']:.4f}**{ci}", f"{m['HR@10']:.4f}", f"{m['MRR@10']:.4f}"]
+        target = (
+            " ".join(f"{k} ≥ {v}" for k, v in r.get("target", {}).items()) or "beat published and baselines"
+        )
         tr = r["training"]
         row += [
             f"{best_base[0]} {best_base[1].get('NDCG@10', 0):.4f}",
