@@ -32,6 +32,8 @@ class Columns:
     SESSION_INDEX = "session_index"  # 0-based session number within the user
     SPLIT = "split"  # "train" | "valid" | "test"
     EVENT_INDEX = "event_index"  # position of the kept event in the sequence arrays (events.parquet only)
+    USER_INDEX = "user_index"  # users.parquet: the user's index in the users vocabulary (null if absent)
+    ITEM_INDEX = "item_index"  # items.parquet: the item's index in the items vocabulary (null if absent)
 
     REQUIRED = (USER, ACTION)
     OPTIONAL = (TIME, ITEM, CATEGORY, DWELL, AMOUNT, DEVICE, SESSION, TEXT)
