@@ -40,7 +40,7 @@ class IntentHeads(nn.Module):
     Returns (forward)
     -----------------
     ``(next_action [..., n_actions], next_family [..., n_families], intents [..., n_binary])`` —
-    logits; a task that is off gives a zero-width tensor.
+    logits (class 0, "none", is ``-inf``); a task that is off gives a zero-width tensor.
     """
 
     def __init__(self, hidden: int, head_hidden: int, n_actions: int, n_families: int, n_binary: int) -> None:
@@ -56,7 +56,14 @@ class IntentHeads(nn.Module):
     def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         a, f, _ = self.sizes
         logits = self.out(self.trunk(hidden))
-        return logits[..., :a], logits[..., a : a + f], logits[..., a + f :]
+        return _no_padding(logits[..., :a]), _no_padding(logits[..., a : a + f]), logits[..., a + f :]
+
+
+def _no_padding(logits: torch.Tensor) -> torch.Tensor:
+    """Class 0 (padding: no action / family) is never an answer: its logit is ``-inf``."""
+    if logits.shape[-1] == 0:  # the task is off (a size fixed at construction)
+        return logits
+    return torch.cat([torch.full_like(logits[..., :1], float("-inf")), logits[..., 1:]], dim=-1)
 
 
 class IntentNetwork(nn.Module):
