@@ -17,11 +17,10 @@ def research(tmp_path_factory):
     Returns ``(dataset, truth, model, model_folder)``; see ``tests/intent_builders.py``. Trained once
     per session (about 15 s): joint training of encoder and heads from scratch.
     """
-    from intent_builders import RESEARCH_INTENTS, research_log
-
     from seqintent.models import NextItemConfig
     from seqintent.models.intent_config import IntentConfig
     from seqintent.train.multitask import train_intents
+    from tests.intent_builders import RESEARCH_INTENTS, research_log
 
     folder = tmp_path_factory.mktemp("research")
     dataset, truth = research_log(folder / "data", users=150)

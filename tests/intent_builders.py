@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from dataset_builders import build_dataset
 
 from seqintent.data import Dataset
+from tests.dataset_builders import build_dataset
 
 T0 = 1_700_000_000_000
 HOUR = 3_600_000

@@ -3,11 +3,11 @@
 import json
 
 from click.testing import CliRunner
-from intent_builders import research_log
 
 from seqintent.cli import main
 from seqintent.models import NextItemModel
 from seqintent.schema.columns import ModelFiles
+from tests.intent_builders import research_log
 
 CONFIG = """\
 model: {hidden: 16, heads: 2, max_len: 12}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dataset_builders import build_dataset
 
 from seqintent.errors import ConfigError
 from seqintent.models import EventTokens
 from seqintent.models.intent_config import LabelSpec, ProtocolConfig, parse_horizon
 from seqintent.schema.columns import Splits, Vocabularies
 from seqintent.train.labels import compute_labels, default_labels, plan_cuts
+from tests.dataset_builders import build_dataset
 
 T0 = 1_700_000_000_000
 H = 3_600_000
