@@ -186,6 +186,10 @@ class ModelFiles:
     DATASET_MANIFEST = "dataset_manifest.json"  # the manifest of that Dataset
     METRICS = "metrics.json"  # validation metrics, epochs, timings
     CHECKPOINT_SUFFIX = ".checkpoint"  # sibling folder MODEL.checkpoint/ holds the resumable training state
+    # intent heads (present when the model was trained with them)
+    INTENTS = "intents.json"  # labels, cut protocol, calibration maps, profile facts, intent metrics
+    INTENT_WEIGHTS = "intents.safetensors"  # head weights and profile arrays (prefix "profile.")
+    PROFILE_USERS = "profile_users.parquet"  # user id → segment, when the Dataset has a user table
 
 
 MANIFEST_KIND_MODEL = "seqintent.model"
