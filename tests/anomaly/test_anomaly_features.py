@@ -59,3 +59,39 @@ def test_unusual_hour_threshold_comes_from_the_risk_config():
     strict = RiskConfig(unusual_hour_prob=prob + 1e-9)
     assert deviation_features(store, late, risk=strict).column("unusual_hour")[0].as_py() is True
     assert deviation_features(store, late).column("unusual_hour")[0].as_py() is False
+
+
+def test_session_features_on_a_hand_written_session():
+    from seqintent.anomaly._events import build_frame
+    from seqintent.anomaly.features import SESSION_FEATURES, session_features
+
+    s = 1000
+    events = [
+        {"user_id": "u", "ts": 8 * H, "action": "view", "item_id": "a", "category": "c1"},
+        {"user_id": "u", "ts": 8 * H + 10 * s, "action": "cart", "item_id": "a", "category": "c1"},
+        {
+            "user_id": "u",
+            "ts": 8 * H + 12 * s,
+            "action": "buy",
+            "item_id": "b",
+            "category": "c2",
+            "amount": 30.0,
+        },
+        {"user_id": "u", "ts": 8 * H + 70 * s, "action": "view", "item_id": "a", "category": "c1"},
+    ]
+    units, matrix = session_features(build_frame(events))
+    row = dict(zip(SESSION_FEATURES, matrix[0], strict=True))
+    assert units == ["u/0"]
+    assert (
+        row["n_events"] == 4
+        and row["duration_s"] == 70
+        and row["events_per_min"] == pytest.approx(4 / (70 / 60))
+    )
+    assert (row["min_gap_s"], row["median_gap_s"]) == (2, 10)
+    assert (row["distinct_items"], row["distinct_item_share"], row["distinct_categories"]) == (2, 0.5, 2)
+    assert (row["start_hour"], row["max_amount"], row["converts_without_view"]) == (
+        8,
+        30,
+        1,
+    )  # b bought unseen
+    assert (row["share_browse"], row["share_convert"], row["share_payment"]) == (0.5, 0.5, 0)

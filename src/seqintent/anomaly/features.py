@@ -161,3 +161,71 @@ def deviation_features(
     for name in Deviations.names():
         columns[name] = dev.column(name)[order]
     return pa.table(columns)
+
+
+SESSION_FEATURES = (
+    "n_events",
+    "duration_s",
+    "events_per_min",
+    "min_gap_s",
+    "median_gap_s",
+    "distinct_items",
+    "distinct_item_share",
+    "distinct_categories",
+    "start_hour",
+    "max_amount",
+    "converts_without_view",
+    *(
+        f"share_{family}"
+        for family in ("browse", "engage", "convert", "negative", "search", "payment", "account")
+    ),
+)
+
+
+def session_features(frame: EventFrame) -> tuple[list[str], np.ndarray]:
+    """Per-unit behaviour statistics, without any profile: the classic input of an isolation forest.
+
+    Returns the unit keys (in order of user, then first event) and a float matrix with the columns
+    of :data:`SESSION_FEATURES`: size, duration and pace, gaps, item / category variety, start hour,
+    largest amount, ``converts_without_view`` (cart / buy events of an item not viewed before in the
+    unit) and the share of each action family. Missing values (no time, no amount) are 0.
+    """
+    from seqintent.anomaly.risk import unit_positions
+
+    units = unit_positions(frame)
+    out = np.zeros((len(units), len(SESSION_FEATURES)))
+    families = ("browse", "engage", "convert", "negative", "search", "payment", "account")
+    for k, positions in enumerate(units.values()):
+        ts = frame.ts[positions].astype(np.float64) / 1000.0
+        gaps = np.diff(ts) if frame.has_time and len(ts) > 1 else np.zeros(1)
+        duration = float(ts[-1] - ts[0]) if frame.has_time else 0.0
+        items = [i for i in frame.item[positions] if i is not None]
+        categories = {c for c in frame.category[positions] if c is not None}
+        viewed: set[str] = set()
+        blind = 0
+        for action, family, item in zip(
+            frame.action[positions], frame.family[positions], frame.item[positions], strict=True
+        ):
+            if item is None:
+                continue
+            if family == "convert" and item not in viewed:
+                blind += 1
+            if action in ("view", "click", "long_view"):
+                viewed.add(item)
+        amounts = frame.amount[positions]
+        fam = frame.family[positions]
+        out[k] = [
+            len(positions),
+            duration,
+            len(positions) / max(duration / 60.0, 1.0),
+            float(gaps.min()),
+            float(np.median(gaps)),
+            len(set(items)),
+            len(set(items)) / max(len(items), 1),
+            len(categories),
+            float(np.nan_to_num(frame.hour[positions[0]], nan=0.0)),
+            float(np.nanmax(amounts)) if not np.isnan(amounts).all() else 0.0,
+            blind,
+            *(float(np.mean(fam == f)) for f in families),
+        ]
+    return list(units), out
