@@ -31,10 +31,66 @@ class Columns:
     GAP = "gap_s"  # seconds since the user's previous kept event (null for the first)
     SESSION_INDEX = "session_index"  # 0-based session number within the user
     SPLIT = "split"  # "train" | "valid" | "test"
+    EVENT_INDEX = "event_index"  # position of the kept event in the sequence arrays (events.parquet only)
 
     REQUIRED = (USER, ACTION)
     OPTIONAL = (TIME, ITEM, CATEGORY, DWELL, AMOUNT, DEVICE, SESSION, TEXT)
     ALL = (USER, TIME, ACTION, ACTION_RAW, ITEM, CATEGORY, DWELL, AMOUNT, DEVICE, SESSION, TEXT, ATTRS)
+
+
+class RawColumns:
+    """Columns ingest adds to the raw columns of an input, for configs to refer to.
+
+    ``row_no`` exists for every text/Parquet/JSONL table (1-based data row within its file, unless
+    the file has a column of that name). ``sequences`` files expose ``line_no``, ``head`` (with
+    ``head_is_user``), ``position`` and ``token``; ``prefix_label`` files expose ``session_no``,
+    ``line_no`` (the session's first line), ``position`` and ``token``; ``explode`` adds
+    ``position`` and puts each token in the exploded column.
+    """
+
+    ROW_NO = "row_no"
+    LINE_NO = "line_no"
+    HEAD = "head"
+    POSITION = "position"
+    TOKEN = "token"
+    SESSION_NO = "session_no"
+
+
+class DropReasons:
+    """Why ingest dropped an event; keys of ``stats.json["dropped"]``, in the order rules apply.
+
+    An event dropped by a rule is not seen by later rules, so each event counts once.
+    ``malformed``, ``empty_sequence`` and ``no_action`` count input rows that yield no event
+    (a row that cannot be parsed, a sequence with no token, a flags row without a base action
+    and with no flag set); every other reason counts events.
+    """
+
+    MALFORMED = "malformed"
+    EMPTY_SEQUENCE = "empty_sequence"
+    NO_ACTION = "no_action"
+    MISSING_USER = "missing_user"
+    MISSING_TIME = "missing_time"
+    BAD_TIME = "bad_time"
+    OUTSIDE_WINDOW = "outside_window"
+    MISSING_ITEM = "missing_item"
+    UNKNOWN_ACTION = "unknown_action"
+    MISCLICK = "misclick"
+    DUPLICATE = "duplicate"
+    KCORE = "kcore"
+    ALL = (
+        MALFORMED,
+        EMPTY_SEQUENCE,
+        NO_ACTION,
+        MISSING_USER,
+        MISSING_TIME,
+        BAD_TIME,
+        OUTSIDE_WINDOW,
+        MISSING_ITEM,
+        UNKNOWN_ACTION,
+        MISCLICK,
+        DUPLICATE,
+        KCORE,
+    )
 
 
 class Splits:
