@@ -32,6 +32,7 @@ from seqintent.anomaly.features import compute_deviations
 from seqintent.anomaly.profile import ProfileStore
 from seqintent.anomaly.risk import RiskResult, combine
 from seqintent.anomaly.rules import RuleSet
+from seqintent.anomaly.surprise import SequenceSurprise, surprise_text
 from seqintent.data.artifact import ArtifactWriter, read_json, read_manifest, write_json
 from seqintent.data.dataset import Dataset
 from seqintent.errors import ArtifactError, NotFittedError
@@ -47,18 +48,35 @@ class AnomalyDetector:
         Profile, risk and unit settings; defaults to :class:`AnomalyConfig` defaults.
     rules:
         Pattern rules (:func:`~seqintent.anomaly.rules.load_rules`); none by default.
+    surprise:
+        Sequence surprise under a trained next-item model (:class:`SequenceSurprise`); off by default.
     """
 
-    def __init__(self, config: AnomalyConfig | None = None, rules: RuleSet | None = None) -> None:
+    def __init__(
+        self,
+        config: AnomalyConfig | None = None,
+        rules: RuleSet | None = None,
+        surprise: SequenceSurprise | None = None,
+    ) -> None:
         self.config = config or AnomalyConfig()
         self.rules = rules or RuleSet.empty()
+        self.surprise = surprise
 
     # --- learning ------------------------------------------------------------------------------
 
-    def fit(self, data: Dataset | EventsLike, *, split: str | None = "train") -> AnomalyDetector:
+    def fit(
+        self,
+        data: Dataset | EventsLike,
+        *,
+        split: str | None = "train",
+        calibration: EventsLike | None = None,
+        quantile: float = 0.99,
+    ) -> AnomalyDetector:
         """Build the profiles from a Dataset's ``split`` events (all events for other inputs).
 
-        A Dataset's time zone replaces ``config.profile.timezone``. Returns ``self``.
+        A Dataset's time zone replaces ``config.profile.timezone``. With a sequence ``surprise``,
+        its thresholds are learned from ``calibration`` events taken as normal (default: the
+        profiled events; held-out normal events give a less optimistic threshold). Returns ``self``.
         """
         events = data
         if isinstance(data, Dataset):
@@ -67,6 +85,10 @@ class AnomalyDetector:
             self.config = self.config.model_copy(update={"profile": profile})
         self.profiles_ = ProfileStore(self.config.profile).update(events)
         self.fitted_events_ = int(sum(p.n_events for p in self.profiles_.profiles.values()))
+        self.calibration_ = None
+        if self.surprise is not None:
+            frame = self.frame(calibration if calibration is not None else events)
+            self.calibration_ = self.surprise.calibrate(frame, quantile=quantile)
         return self
 
     def update(self, events: EventsLike) -> AnomalyDetector:
@@ -99,7 +121,21 @@ class AnomalyDetector:
             frame, dev, payee_actions=cfg.profile.payee_actions, min_history=cfg.profile.min_history
         )
         matches = evaluate_rules(self.rules.enabled, ctx)
-        return combine(frame, dev, self.profiles_, cfg.risk, matches)
+        return combine(frame, dev, self.profiles_, cfg.risk, matches, extra=self._surprise_signal(frame))
+
+    def _surprise_signal(self, frame: EventFrame) -> dict[str, tuple[np.ndarray, Any]]:
+        if self.surprise is None or self.calibration_ is None:
+            return {}
+        found = self.surprise.events(frame)
+        strength = self.config.risk.weights.surprise * self.calibration_.strength(found.nll)
+        top_g = self.calibration_.top_g
+
+        def phrase(position: int) -> str:
+            return surprise_text(
+                frame, position, float(found.nll[position]), int(found.rank[position]), top_g
+            )
+
+        return {"surprise": (strength, phrase)}
 
     def score_table(self, events: EventsLike | EventFrame) -> pa.Table:
         """:meth:`score` as a table: user_id, session, score, level, action, reasons, n_events."""
@@ -163,6 +199,9 @@ class AnomalyDetector:
         detector = cls(config, rules)
         detector.profiles_ = ProfileStore.load(folder / AnomalyFiles.PROFILES_DIR)
         detector.fitted_events_ = int(manifest.get("events", 0))
+        detector.calibration_ = None
+        if manifest.get("surprise"):
+            detector.surprise, detector.calibration_ = SequenceSurprise.load(folder)
         return detector
 
     def _check_fitted(self) -> None:

@@ -16,6 +16,7 @@ Levels start at ``risk.levels`` and map to ``risk.actions``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,12 +113,12 @@ def combine(
     store: ProfileStore,
     risk: RiskConfig,
     rule_matches: list[RuleMatch],
-    extra: dict[str, tuple[np.ndarray, list[str | None]]] | None = None,
+    extra: dict[str, tuple[np.ndarray, Callable[[int], str]]] | None = None,
 ) -> list[RiskResult]:
     """One :class:`RiskResult` per scoring unit of ``frame``, in order of user then time.
 
     ``extra`` adds signals computed elsewhere (sequence surprise): kind → (per-event strength,
-    per-event phrase or None).
+    a function giving the phrase for the strongest event's frame position).
     """
     strengths = signal_strengths(dev, risk)
     by_unit: dict[str, list[Reason]] = {}
@@ -137,12 +138,12 @@ def combine(
             reason = _profile_reason(kind, values, positions, frame, dev, store)
             if reason is not None:
                 reasons.append(reason)
-        for kind, (values, texts) in (extra or {}).items():
+        for kind, (values, phrase) in (extra or {}).items():
             part = values[positions]
             if part.max(initial=0.0) > 0:
                 best = int(positions[np.argmax(part)])
                 rows = tuple(int(r) for r in frame.row[positions[part > 0]])
-                reasons.append(Reason(kind, texts[best] or kind, float(values[best]), rows))
+                reasons.append(Reason(kind, phrase(best), float(values[best]), rows))
         results.append(_result(frame, positions, unit, reasons, risk))
     return results
 

@@ -184,4 +184,5 @@ class AnomalyFiles:
     PROFILES = "profiles.parquet"
     PROFILES_DIR = "profiles"  # a profiles folder inside an anomaly model folder
     RULES = "rules.yaml"
-    SURPRISE = "surprise.json"  # calibration of the sequence-surprise signal
+    SURPRISE = "surprise.json"  # top-g and calibration of the sequence-surprise signal
+    SEQUENCE_MODEL_DIR = "sequence_model"  # the next-item Model folder the surprise uses
