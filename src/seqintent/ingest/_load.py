@@ -88,7 +88,11 @@ def _open(
 ) -> RawInput:
     fmt = file.format
     if fmt in ("csv", "tsv"):
-        return open_csv(con, file, source, tag, types=types, staged=needs_row_column(source))
+        time = source.time
+        text = frozenset([time.column]) if time is not None and time.format and time.column else frozenset()
+        return open_csv(
+            con, file, source, tag, types=types, staged=needs_row_column(source), text_columns=text
+        )
     if fmt == "parquet":
         return open_parquet(con, file, tag)
     if fmt == "jsonl":
@@ -198,18 +202,21 @@ def _check_file(
     load: FileLoad,
     loaded: Loaded,
 ) -> None:
+    """Count row-local drops of one staged file; with ``on_error: fail``, raise at its first bad row."""
     fail = config.on_error == "fail"
-    path = str(raw.file.path)
+    errors: list[DataError] = []
     if fail and raw.first_bad is not None and raw.first_bad.reason == DropReasons.MALFORMED:
         bad = raw.first_bad
-        raise DataError(
-            bad.message,
-            file=path,
-            line=bad.line,
-            column=bad.column,
-            value=bad.value,
-            fix="repair the line, or pass --on-error skip (on_error: skip) to drop such rows, "
-            "counted as 'malformed'",
+        errors.append(
+            DataError(
+                bad.message,
+                file=str(raw.file.path),
+                line=bad.line,
+                column=bad.column,
+                value=bad.value,
+                fix="repair the line, or pass --on-error skip (on_error: skip) to drop such rows, "
+                "counted as 'malformed'",
+            )
         )
     by_reason = con.execute(f"SELECT {REASON}, count(*), min(rowid) FROM {stage} GROUP BY 1").fetchall()
     load.events = sum(int(n) for _, n, _ in by_reason)
@@ -222,15 +229,23 @@ def _check_file(
         if reason in _ERROR_REASONS and (first_error is None or first < first_error[0]):
             first_error = (int(first), reason)
     if fail and first_error is not None:
-        _raise_row_error(con, raw, plan, stage, *first_error)
+        errors.append(_row_error(con, raw, plan, stage, *first_error))
     actions = con.execute(
         f"SELECT {Columns.ACTION_RAW}, count(*), min(rowid) FROM {stage} "
         f"WHERE {REASON} = 0 GROUP BY 1 ORDER BY 3"
     ).fetchall()
+    first_unknown: tuple[int, str | None] | None = None
     for value, n, first in actions:
         loaded.action_counts[(s, value)] += int(n)
-        if fail and source.action.unknown == "error" and map_action(value, source.action) is None:
-            _raise_unknown_action(con, raw, plan, stage, s, source, value, int(first))
+        unknown = source.action.unknown == "error" and map_action(value, source.action) is None
+        if fail and unknown and (first_unknown is None or first < first_unknown[0]):
+            first_unknown = (int(first), value)
+    if first_unknown is not None:
+        errors.append(
+            _unknown_action_error(con, raw, plan, stage, s, source, first_unknown[1], first_unknown[0])
+        )
+    if errors:
+        raise min(errors, key=lambda e: e.line if e.line is not None else float("inf"))
 
 
 def _locate(
@@ -241,14 +256,14 @@ def _locate(
     return raw.locate(con, int(row))
 
 
-def _raise_row_error(
+def _row_error(
     con: duckdb.DuckDBPyConnection, raw: RawInput, plan: StagePlan, stage: str, row: int, reason: str
-) -> None:
+) -> DataError:
     line, values = _locate(con, raw, stage, row)
     skip = f"or pass --on-error skip (on_error: skip) to drop such rows, counted as {reason!r}"
     if reason == DropReasons.MISSING_USER:
         column, key = plan.field_origin[Columns.USER]
-        raise DataError(
+        return DataError(
             "the user id is empty",
             file=str(raw.file.path),
             line=line,
@@ -258,7 +273,7 @@ def _raise_row_error(
         )
     column, key = plan.field_origin[Columns.TIME]
     if reason == DropReasons.MISSING_TIME:
-        raise DataError(
+        return DataError(
             "the time is empty",
             file=str(raw.file.path),
             line=line,
@@ -267,7 +282,7 @@ def _raise_row_error(
             fix=f"fill in the time, {skip}",
         )
     value = values.get(column) if column else None
-    raise DataError(
+    return DataError(
         f"cannot read the time: expected {plan.time_expected}",
         file=str(raw.file.path),
         line=line,
@@ -278,7 +293,7 @@ def _raise_row_error(
     )
 
 
-def _raise_unknown_action(
+def _unknown_action_error(
     con: duckdb.DuckDBPyConnection,
     raw: RawInput,
     plan: StagePlan,
@@ -287,11 +302,11 @@ def _raise_unknown_action(
     source: SourceConfig,
     value: str | None,
     row: int,
-) -> None:
+) -> DataError:
     line, _ = _locate(con, raw, stage, row)
     column, _ = plan.field_origin[Columns.ACTION]
     known = sorted(source.action.map) + list(CANONICAL_ACTIONS)
-    raise DataError(
+    return DataError(
         "the action is empty"
         if value is None
         else "unknown action: not in the config's `map`, not a canonical action and not a known synonym",

@@ -151,8 +151,8 @@ def _expand(
             else f", unnest(range(len({_TOKENS}))) AS {RawColumns.POSITION}"
         )
         tokens = (
-            f"(SELECT *, list_filter(string_split(CAST({col} AS VARCHAR), {sep}), t -> t <> '') AS {_TOKENS} "
-            f"FROM {relation})"
+            f"(SELECT *, list_filter(string_split(CAST({col} AS VARCHAR), {sep}), lambda t: t <> '') "
+            f"AS {_TOKENS} FROM {relation})"
         )
         empty.append(
             (
@@ -171,9 +171,8 @@ def _expand(
         for flag in spec.flags:
             col = scope.column(flag, f"{key}.action.flags")
             parts.append(f"CASE WHEN coalesce(TRY_CAST({col} AS BOOLEAN), false) THEN {literal(flag)} END")
-        flagged = (
-            f"(SELECT *, list_filter([{', '.join(parts)}], a -> a IS NOT NULL) AS {_FLAGS} FROM {relation})"
-        )
+        flags = f"list_filter([{', '.join(parts)}], lambda a: a IS NOT NULL)"
+        flagged = f"(SELECT *, {flags} AS {_FLAGS} FROM {relation})"
         empty.append(
             (f"SELECT count(*), min({ROW}) FROM {flagged} WHERE len({_FLAGS}) = 0", DropReasons.NO_ACTION)
         )

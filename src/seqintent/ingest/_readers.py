@@ -126,16 +126,16 @@ class RawInput:
             return
         first = rows[0]
         kind = first[2].lower().replace("_", " ")
-        fix = "check the delimiter, quoting and number of columns on that line"
-        if first[2] == "INVALID UNICODE":
-            fix = "set `encoding: latin-1` (or utf-16) on this input"
+        fix = "; check the delimiter, quoting and number of columns on that line"
+        if first[2].replace("_", " ") in ("INVALID UNICODE", "INVALID ENCODING"):
+            fix = "; set `encoding: latin-1` (or utf-16) on this input"
         self.count_bad(
             DropReasons.MALFORMED,
             len({r[0] for r in rows}),
             BadRow(
                 int(first[0]),
                 DropReasons.MALFORMED,
-                f"malformed row ({kind}): {first[4]}; {fix}",
+                f"malformed row ({kind}): {first[4].rstrip('.')}{fix}",
                 first[1],
                 first[3],
             ),
@@ -199,8 +199,13 @@ def open_csv(
     *,
     types: dict[str, str],
     staged: bool,
+    text_columns: frozenset[str] = frozenset(),
 ) -> RawInput:
-    """A text table; ``staged`` copies it into a table first so that ``row_no`` exists."""
+    """A text table; ``staged`` copies it into a table first so that ``row_no`` exists.
+
+    ``text_columns`` are read as VARCHAR whatever DuckDB would guess (a time with a ``format``
+    must reach ``strptime`` as written, not as a guessed TIMESTAMP).
+    """
     sniff_args = _csv_args(file, spec, types, None)
     try:
         described = con.execute(
@@ -212,6 +217,11 @@ def open_csv(
     except duckdb.Error as exc:
         raise _read_error(file, exc, "a delimited text table") from None
     columns = {name: sql_type for name, sql_type, *_ in described}
+    forced = {c: "VARCHAR" for c in text_columns if c in columns and columns[c] != "VARCHAR"}
+    if forced:
+        types = {**forced, **types}
+        columns.update(forced)
+        sniff_args = _csv_args(file, spec, types, None)
     has_header = spec.header if spec.header is not None else (False if spec.columns else bool(sniffed[0]))
     header_lines = int(sniffed[1] or 0) + int(has_header)
     args = _csv_args(file, spec, types, tag)
@@ -288,7 +298,7 @@ def read_lines(con: duckdb.DuckDBPyConnection, file: InputFile, encoding: str, t
     if rejected:
         # accepted line a (0-based) sits at physical line a + 1 + #{j : rejected[j] - (j + 1) <= a}
         shifts = [r - (j + 1) for j, r in enumerate(rejected)]
-        line_no = f"rowid + 1 + len(list_filter({shifts}, s -> s <= rowid))"
+        line_no = f"rowid + 1 + len(list_filter({shifts}, lambda s: s <= rowid))"
         con.execute(
             f"CREATE TABLE {table} AS SELECT {line_no} AS line_no, line, false AS bad FROM {table}_read "
             f"UNION ALL SELECT unnest({rejected}) AS line_no, NULL AS line, true AS bad ORDER BY line_no"
@@ -318,8 +328,9 @@ def open_jsonl(con: duckdb.DuckDBPyConnection, file: InputFile, spec: _TableSour
     lines = read_lines(con, file, spec.encoding, tag)
     table = f"json_{tag}"
     con.execute(
-        f"CREATE TABLE {table} AS SELECT line_no, line, (NOT bad AND json_valid(line) "
-        f"AND json_type(line::JSON) = 'OBJECT') AS ok FROM {lines} WHERE bad OR trim(line) <> ''"
+        f"CREATE TABLE {table} AS SELECT line_no, line, (NOT bad AND CASE WHEN json_valid(line) "
+        f"THEN json_type(line::JSON) = 'OBJECT' ELSE false END) AS ok "
+        f"FROM {lines} WHERE bad OR trim(line) <> ''"
     )
     con.execute(f"DROP TABLE {lines}")
     raw = RawInput(file, "", {}, ROW, tag, encoding=spec.encoding)
@@ -356,7 +367,7 @@ def _json_type(kind: Any) -> str:
     return "VARCHAR"
 
 
-_TOKENS = "list_filter(string_split_regex(coalesce({x}, ''), '\\s+'), t -> t <> '')"
+_TOKENS = "list_filter(string_split_regex(coalesce({x}, ''), '\\s+'), lambda t: t <> '')"
 
 
 def open_sequences(
@@ -412,13 +423,13 @@ def open_prefix_label(
     con.execute(
         f"""CREATE TABLE {table} AS
         WITH parsed AS (
-            SELECT line_no,
+            SELECT line_no, line,
                    {_TOKENS.format(x=f"split_part(line, {tab}, 1)")} AS prefix,
                    {_TOKENS.format(x=f"split_part(line, {tab}, 2)")} AS label_toks,
                    NOT bad AND len(string_split(line, {tab})) = 2 AS has_tab
             FROM {lines} WHERE bad OR trim(line) <> ''
         ), checked AS (
-            SELECT line_no, prefix, label_toks[1] AS label, len(prefix) AS n,
+            SELECT line_no, line, prefix, label_toks[1] AS label, len(prefix) AS n,
                    has_tab AND len(prefix) >= 1 AND len(label_toks) = 1 AS ok
             FROM parsed
         ), chained AS (

@@ -186,3 +186,19 @@ class AnomalyFiles:
     RULES = "rules.yaml"
     SURPRISE = "surprise.json"  # top-g and calibration of the sequence-surprise signal
     SEQUENCE_MODEL_DIR = "sequence_model"  # the next-item Model folder the surprise uses
+
+
+class ModelFiles:
+    """File names inside a Model folder (written by ``seqintent train``)."""
+
+    MANIFEST = DatasetFiles.MANIFEST
+    CONFIG = "config.json"  # the NextItemConfig (model + train) and the input spec
+    WEIGHTS = "model.safetensors"
+    VOCAB = DatasetFiles.VOCAB  # the vocabularies of the Dataset it was trained on
+    DATASET_MANIFEST = "dataset_manifest.json"  # the manifest of that Dataset
+    METRICS = "metrics.json"  # validation metrics, epochs, timings
+    CHECKPOINT_SUFFIX = ".checkpoint"  # sibling folder MODEL.checkpoint/ holds the resumable training state
+
+
+MANIFEST_KIND_MODEL = "seqintent.model"
+MODEL_FORMAT_VERSION = 1

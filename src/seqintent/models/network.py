@@ -1,0 +1,282 @@
+"""The time-aware causal Transformer over event tokens, and its next-item head.
+
+Reference: SASRec (Kang & McAuley, ICDM 2018), trained as "SASRec+" with a full-catalogue
+softmax at every position (Klenitskiy & Vasilev, RecSys 2023; gSASRec / eSASRec), with time
+features and an optional relative time bias in attention in the spirit of TiSASRec (Li et al.,
+WSDM 2020) and HSTU (Zhai et al., ICML 2024), and an optional repeat (copy) score for items of the
+history as in RepeatNet (Ren et al., AAAI 2019).
+
+Departures from SASRec: pre-norm blocks with a final LayerNorm; positions are counted from the
+newest event (so the last column always means "now"); every event is a token even without an item
+(a search, a login), and a token embeds the sum of its item, action, action family, category,
+time-gap, hour, weekday, dwell and time-to-next embeddings (each only when the Dataset has it);
+the item table is shared by input and output (tied). The forward pass has no data-dependent Python
+control flow, uses PyTorch's fused ``scaled_dot_product_attention``, and its embedding tables are
+fixed at training time, so it exports to ONNX with dynamic batch and length.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from seqintent.models.config import ModelConfig
+from seqintent.models.features import DWELL_BUCKETS, GAP_BUCKETS, HOURS, WEEKDAYS, InputSpec
+
+# The order of the network's tensor inputs (ONNX input names).
+INPUT_NAMES = (
+    "item",
+    "action",
+    "family",
+    "category",
+    "gap",
+    "hour",
+    "weekday",
+    "dwell",
+    "next_gap",
+    "time_s",
+)
+DISTANCE_BUCKETS = 16
+
+
+def torch_log_bucket(seconds: torch.Tensor, n_buckets: int) -> torch.Tensor:
+    """Log2 buckets of non-negative values as in :func:`seqintent.models.features.log_bucket` (no unknown)."""
+    s = seconds.clamp(min=0.0)
+    big = (2.0 + torch.floor(torch.log2(s.clamp(min=1.0)))).clamp(max=n_buckets - 1)
+    return torch.where(s < 1.0, torch.ones_like(s), big).long()
+
+
+class _Block(nn.Module):
+    """Pre-norm Transformer block: x + Attn(LN(x)), then x + FFN(LN(x))."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        h = cfg.hidden
+        self.heads = cfg.heads
+        self.attn_dropout = cfg.attn_dropout
+        self.norm1 = nn.LayerNorm(h)
+        self.qkv = nn.Linear(h, 3 * h)
+        self.proj = nn.Linear(h, h)
+        self.norm2 = nn.LayerNorm(h)
+        self.ffn = nn.Sequential(nn.Linear(h, cfg.ffn_mult * h), nn.GELU(), nn.Linear(cfg.ffn_mult * h, h))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, t, h = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(  # [B, heads, T, H/heads]
+            q, k, v, attn_mask=mask, dropout_p=self.attn_dropout if self.training else 0.0
+        )
+        x = x + self.drop(self.proj(a.transpose(1, 2).reshape(b, t, h)))
+        return x + self.drop(self.ffn(self.norm2(x)))
+
+
+class SequenceEncoder(nn.Module):
+    """Event tokens [B, T] → hidden states [B, T, H]; column t has seen events 0..t only.
+
+    Parameters
+    ----------
+    cfg:
+        The model config (sizes, which features, time bias).
+    spec:
+        Embedding table sizes and what the Dataset offers; a feature the Dataset lacks is left out.
+    """
+
+    def __init__(self, cfg: ModelConfig, spec: InputSpec) -> None:
+        super().__init__()
+        h = cfg.hidden
+        self.cfg = cfg
+        self.item_emb = nn.Embedding(spec.n_items, h, padding_idx=0)
+        self.pos_emb = nn.Embedding(cfg.max_len, h)
+        self.use_action = cfg.action_features and spec.n_actions > 2
+        self.use_category = cfg.category_features and spec.n_categories > 2
+        self.use_time = cfg.time_features and spec.has_time
+        self.use_dwell = cfg.dwell_features and spec.has_dwell
+        self.use_time_bias = cfg.time_bias and self.use_time
+        if self.use_action:
+            self.action_emb = nn.Embedding(spec.n_actions, h, padding_idx=0)
+            self.family_emb = nn.Embedding(spec.n_families, h, padding_idx=0)
+        if self.use_category:
+            self.category_emb = nn.Embedding(spec.n_categories, h, padding_idx=0)
+        if self.use_time:
+            self.gap_emb = nn.Embedding(GAP_BUCKETS, h, padding_idx=0)
+            self.next_gap_emb = nn.Embedding(GAP_BUCKETS, h, padding_idx=0)
+            self.hour_emb = nn.Embedding(HOURS, h, padding_idx=0)
+            self.weekday_emb = nn.Embedding(WEEKDAYS, h, padding_idx=0)
+        if self.use_dwell:
+            self.dwell_emb = nn.Embedding(DWELL_BUCKETS, h, padding_idx=0)
+        if self.use_time_bias:
+            self.time_bias = nn.Embedding(GAP_BUCKETS, cfg.heads)
+            nn.init.zeros_(self.time_bias.weight)
+        self.emb_drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(_Block(cfg) for _ in range(cfg.layers))
+        self.final_norm = nn.LayerNorm(h)
+        self.apply(_init_weights)
+
+    def forward(
+        self,
+        item: torch.Tensor,
+        action: torch.Tensor,
+        family: torch.Tensor,
+        category: torch.Tensor,
+        gap: torch.Tensor,
+        hour: torch.Tensor,
+        weekday: torch.Tensor,
+        dwell: torch.Tensor,
+        next_gap: torch.Tensor,
+        time_s: torch.Tensor,
+    ) -> torch.Tensor:
+        """Hidden states [B, T, H] for int64 token codes [B, T] (left-padded; ``action == 0`` is padding)."""
+        t = item.shape[1]
+        x = self.item_emb(item)  # [B, T, H]
+        positions = (t - 1) - torch.arange(t, device=item.device)  # distance from the newest event
+        x = x + self.pos_emb(positions)[None]
+        if self.use_action:
+            x = x + self.action_emb(action) + self.family_emb(family)
+        if self.use_category:
+            x = x + self.category_emb(category)
+        if self.use_time:
+            x = (
+                x
+                + self.gap_emb(gap)
+                + self.next_gap_emb(next_gap)
+                + self.hour_emb(hour)
+                + self.weekday_emb(weekday)
+            )
+        if self.use_dwell:
+            x = x + self.dwell_emb(dwell)
+        x = self.emb_drop(x)
+        mask = self.attention_mask(action, time_s)
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.final_norm(x)
+
+    def attention_mask(self, action: torch.Tensor, time_s: torch.Tensor) -> torch.Tensor:
+        """Causal mask over real events: bool [B, 1, T, T], or float [B, heads, T, T] with the time bias.
+
+        A padding column may attend to itself only, so no row of the softmax is empty.
+        """
+        cols = torch.arange(action.shape[1], device=action.device)
+        causal = cols[None, :] <= cols[:, None]  # [T, T]: key j at or before query i
+        eye = (
+            cols[None, :] == cols[:, None]
+        )  # (comparisons, not tril / eye: they export to every ONNX runtime)
+        valid = (action > 0)[:, None, None, :]  # [B, 1, 1, T] keys
+        mask = causal[None, None] & (valid | eye[None, None])  # [B, 1, T, T]
+        if not self.use_time_bias:
+            return mask
+        distance = (time_s[:, :, None] - time_s[:, None, :]).abs()  # [B, T, T] seconds
+        bias = self.time_bias(torch_log_bucket(distance, GAP_BUCKETS)).permute(0, 3, 1, 2)  # [B, heads, T, T]
+        return bias.masked_fill(~mask, float("-inf"))
+
+
+class NextItemHead(nn.Module):
+    """Scores of every item as the next one: ``h · E[item]`` with the encoder's item table (tied).
+
+    With ``repeat_head``, items already in the history get an extra learned score (RepeatNet-style
+    copy mechanism): ``q(h_t) · k(h_j) / sqrt(H) + recency(t - j) + elapsed(time_t - time_j)``, summed
+    over the history positions j ≤ t that hold the item. The model learns when people come back to
+    what they saw and when they move on.
+
+    Scores are logits: higher is more likely; the padding index 0 scores ``-inf``.
+    """
+
+    def __init__(self, encoder: SequenceEncoder, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.encoder = [encoder]  # a list, so the shared table is not registered twice
+        self.repeat = cfg.repeat_head
+        if self.repeat:
+            self.rep_q = nn.Linear(cfg.hidden, cfg.hidden)
+            self.rep_k = nn.Linear(cfg.hidden, cfg.hidden)
+            self.rep_recency = nn.Embedding(DISTANCE_BUCKETS, 1)
+            self.rep_elapsed = nn.Embedding(GAP_BUCKETS, 1)
+            for module in (self.rep_q, self.rep_k, self.rep_recency, self.rep_elapsed):
+                _init_weights(module)
+            nn.init.zeros_(self.rep_recency.weight)
+            nn.init.zeros_(self.rep_elapsed.weight)
+
+    @property
+    def item_table(self) -> torch.Tensor:
+        return self.encoder[0].item_emb.weight  # [V, H]
+
+    def repeat_scores(
+        self, hidden: torch.Tensor, item: torch.Tensor, time_s: torch.Tensor, *, last_only: bool = False
+    ) -> torch.Tensor:
+        """Repeat scores [B, Q, T] of history position j for query column i (0 where j > i or no item).
+
+        The query columns are all T columns, or only the newest one with ``last_only`` (Q = 1).
+        """
+        _, t, h = hidden.shape
+        cols = torch.arange(t, device=hidden.device)
+        query_cols = cols[-1:] if last_only else cols
+        q = self.rep_q(hidden[:, -1:] if last_only else hidden)  # [B, Q, H]
+        k = self.rep_k(hidden)  # [B, T, H]
+        scores = q @ k.transpose(1, 2) / math.sqrt(h)  # [B, Q, T]
+        distance = (query_cols[:, None] - cols[None, :]).float()  # [Q, T]
+        scores = scores + self.rep_recency(torch_log_bucket(distance, DISTANCE_BUCKETS)).squeeze(-1)[None]
+        query_time = time_s[:, -1:] if last_only else time_s
+        elapsed = query_time[:, :, None] - time_s[:, None, :]  # [B, Q, T]
+        scores = scores + self.rep_elapsed(torch_log_bucket(elapsed, GAP_BUCKETS)).squeeze(-1)
+        allowed = (distance >= 0)[None] & (item > 0)[:, None, :]
+        return torch.where(allowed, scores, torch.zeros_like(scores))
+
+    def forward(
+        self, hidden_last: torch.Tensor, item: torch.Tensor, repeat: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Logits [B, V] from the newest hidden state [B, H], history items and repeat scores [B, T]."""
+        logits = hidden_last @ self.item_table.T
+        if repeat is not None:
+            logits = logits.scatter_add(1, item, repeat)
+        return torch.cat([torch.full_like(logits[:, :1], float("-inf")), logits[:, 1:]], dim=1)
+
+
+class NextItemNetwork(nn.Module):
+    """Encoder plus task heads; :meth:`forward` gives next-item logits [B, V] at the newest event.
+
+    Heads live in ``self.heads`` (a ``ModuleDict``) so other tasks can add theirs on the same encoder.
+    """
+
+    def __init__(self, cfg: ModelConfig, spec: InputSpec) -> None:
+        super().__init__()
+        self.encoder = SequenceEncoder(cfg, spec)
+        self.heads = nn.ModuleDict({"next_item": NextItemHead(self.encoder, cfg)})
+
+    @property
+    def next_item(self) -> NextItemHead:
+        return self.heads["next_item"]  # type: ignore[return-value]
+
+    def forward(
+        self,
+        item: torch.Tensor,
+        action: torch.Tensor,
+        family: torch.Tensor,
+        category: torch.Tensor,
+        gap: torch.Tensor,
+        hour: torch.Tensor,
+        weekday: torch.Tensor,
+        dwell: torch.Tensor,
+        next_gap: torch.Tensor,
+        time_s: torch.Tensor,
+    ) -> torch.Tensor:
+        hidden = self.encoder(item, action, family, category, gap, hour, weekday, dwell, next_gap, time_s)
+        head = self.next_item
+        repeat = None
+        if head.repeat:
+            repeat = head.repeat_scores(hidden, item, time_s, last_only=True)[:, 0]
+        return head(hidden[:, -1], item, repeat)
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)

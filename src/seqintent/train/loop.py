@@ -1,0 +1,505 @@
+"""The training loop: AdamW with warm-up, validation NDCG@10 every epoch, early stopping, resume.
+
+``train_next_item(dataset, config, out=...)`` is the whole pipeline; ``seqintent train`` is a thin
+wrapper around it. It is deterministic under ``config.train.seed`` (weights, window order, dropout,
+sampled negatives), keeps the best epoch's weights, and after every epoch writes a resumable
+checkpoint next to the output folder (``MODEL.checkpoint/``), removed once the Model is saved.
+"""
+
+from __future__ import annotations
+
+import copy
+import ctypes
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from seqintent._compat import require
+from seqintent.data import Dataset, read_json, write_json
+from seqintent.errors import ArtifactError, ConfigError, DataError
+from seqintent.models.base import HistoryBatch
+from seqintent.models.batching import gather_tokens, history_rows
+from seqintent.models.config import NextItemConfig
+from seqintent.models.features import EventTokens, InputSpec
+from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_events
+from seqintent.models.network import NextItemNetwork
+from seqintent.models.ranking import action_indices, per_example_metrics, target_ranks
+from seqintent.schema.columns import ModelFiles, Splits
+from seqintent.train.objectives import full_softmax_loss, sampled_softmax_loss, sampling_distribution
+from seqintent.train.windows import TrainingPlan, plan_training
+
+CHECKPOINT_STATE = "state.pt"
+CHECKPOINT_CONFIG = "config.json"
+VALID_KS = (10, 20)
+
+
+@dataclass
+class _State:
+    """Everything that changes during training (what a checkpoint holds)."""
+
+    epoch: int = 0
+    step: int = 0
+    best_score: float = -math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    seconds: float = 0.0
+    seconds_to_best: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_weights: dict[str, torch.Tensor] | None = None
+
+
+def checkpoint_dir(out: str | Path) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ModelFiles.CHECKPOINT_SUFFIX)
+
+
+def train_next_item(
+    dataset: Dataset,
+    config: NextItemConfig | None = None,
+    *,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = False,
+    tensorboard: str | Path | None = None,
+) -> NextItemModel:
+    """Train the next-item Transformer on ``dataset`` and (with ``out``) save the Model folder.
+
+    Parameters
+    ----------
+    dataset:
+        Training reads its ``train`` events; early stopping its ``valid`` events (or held-out
+        training events when it has none).
+    config:
+        Hyper-parameters; defaults when None.
+    out:
+        Model folder to write. Also where the checkpoint lives (``out + ".checkpoint"``).
+    overwrite:
+        Replace an existing Model folder at ``out``.
+    resume:
+        Continue from the checkpoint of an interrupted run with the same config and Dataset.
+    progress:
+        Show progress bars (epoch and step, with ETA, loss and validation metrics) on stderr.
+    tensorboard:
+        Folder for TensorBoard logs (needs ``seqintent[tensorboard]``).
+
+    Returns
+    -------
+    NextItemModel
+        The model with the best validation weights.
+
+    Raises
+    ------
+    DataError
+        If the Dataset has nothing to learn from (no training sequence of 2 events with items).
+    ArtifactError
+        If ``out`` exists and not ``overwrite``, or ``resume`` finds no matching checkpoint.
+    """
+    config = config or NextItemConfig()
+    mcfg, tcfg = config.model, config.train
+    if tcfg.loss == "sampled_softmax" and mcfg.repeat_head:
+        raise ConfigError(
+            "the repeat head needs the full softmax", key="train.loss", fix="set train.loss: softmax"
+        )
+    if out is not None:
+        _check_output(Path(out), overwrite)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(tcfg.threads)
+    keep_freed_memory()
+    try:
+        return _Training(dataset, config, out, overwrite, resume, progress, tensorboard).run()
+    finally:
+        torch.set_num_threads(threads)
+
+
+class _Training:
+    def __init__(
+        self,
+        dataset: Dataset,
+        config: NextItemConfig,
+        out: str | Path | None,
+        overwrite: bool,
+        resume: bool,
+        progress: bool,
+        tensorboard: str | Path | None,
+    ) -> None:
+        self.dataset, self.config, self.overwrite, self.progress = dataset, config, overwrite, progress
+        self.out = None if out is None else Path(out)
+        self.ckpt = None if out is None else checkpoint_dir(out)
+        mcfg, tcfg = config.model, config.train
+        self.spec = InputSpec.from_dataset(dataset)
+        self.tokens = EventTokens.from_dataset(dataset, self.spec)
+        stride = tcfg.window_stride or (
+            mcfg.max_len - (mcfg.important_slots if mcfg.truncation == "importance" else 0)
+        )
+        self.plan: TrainingPlan = plan_training(
+            self.tokens, mcfg.max_len + 1, stride, valid_fraction=tcfg.valid_fraction, seed=tcfg.seed
+        )
+        if self.plan.n_windows == 0:
+            raise DataError(
+                "no training sequence has 2 events: nothing to learn from",
+                file=str(dataset.path),
+                fix="check the Dataset's split (seqintent stats) or ingest more events",
+            )
+        self.valid_targets = self.plan.valid_targets
+        if tcfg.valid_max_examples and len(self.valid_targets) > tcfg.valid_max_examples:
+            rng = np.random.default_rng(tcfg.seed)
+            self.valid_targets = np.sort(
+                rng.choice(self.valid_targets, tcfg.valid_max_examples, replace=False)
+            )
+        self.target_actions = action_indices(dataset, tcfg.target_actions)
+        self.important = important_events(self.tokens, mcfg)
+        torch.manual_seed(tcfg.seed)
+        self.network = NextItemNetwork(mcfg, self.spec)
+        self.optimizer = _adamw(self.network, tcfg.lr, tcfg.weight_decay)
+        self.generator = torch.Generator().manual_seed(tcfg.seed)
+        self.state = _State()
+        if tcfg.loss == "sampled_softmax":
+            counts = np.bincount(
+                self.tokens.item[(self.tokens.split == Splits.TRAIN) & (self.tokens.item > 0)],
+                minlength=self.spec.n_items,
+            )
+            self.q = sampling_distribution(torch.from_numpy(counts))
+            self.log_q = torch.log(self.q.clamp(min=1e-30))
+        if resume:
+            self._load_checkpoint()
+        self.writer = None
+        if tensorboard is not None:
+            tb = require("torch.utils.tensorboard", "TensorBoard logs")
+            self.writer = tb.SummaryWriter(str(tensorboard))
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> NextItemModel:
+        tcfg = self.config.train
+        start = time.perf_counter() - self.state.seconds
+        epochs = tqdm(
+            total=tcfg.epochs,
+            initial=self.state.epoch,
+            desc="training",
+            unit="epoch",
+            disable=not self.progress,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+        stopped_by = "epochs"
+        while self.state.epoch < tcfg.epochs:
+            epoch = self.state.epoch + 1
+            t0 = time.perf_counter()
+            loss, targets = self._train_epoch(epoch)
+            record: dict[str, Any] = {
+                "epoch": epoch,
+                "loss": round(loss, 5),
+                "targets": targets,
+                "train_s": round(time.perf_counter() - t0, 3),
+            }
+            if epoch % tcfg.eval_every == 0 or epoch == tcfg.epochs:
+                t1 = time.perf_counter()
+                metrics = self.validate()
+                record["valid_s"] = round(time.perf_counter() - t1, 3)
+                record["valid"] = metrics
+                score = metrics[tcfg.valid_metric]
+                if score > self.state.best_score:
+                    self.state.best_score, self.state.best_epoch, self.state.bad_epochs = score, epoch, 0
+                    self.state.best_weights = copy.deepcopy(self.network.state_dict())
+                    self.state.seconds_to_best = time.perf_counter() - start
+                else:
+                    self.state.bad_epochs += tcfg.eval_every
+            self.state.epoch = epoch
+            self.state.seconds = time.perf_counter() - start
+            self.state.history.append(record)
+            self._log(record, epochs)
+            self._save_checkpoint()
+            if self.state.bad_epochs >= tcfg.patience:
+                stopped_by = "early_stopping"
+                break
+            if tcfg.max_minutes is not None and self.state.seconds > 60 * tcfg.max_minutes:
+                stopped_by = "time_budget"
+                break
+        epochs.close()
+        if self.state.best_weights is not None:
+            self.network.load_state_dict(self.state.best_weights)
+        model = self._model(self._metrics(stopped_by))
+        if self.out is not None:
+            model.save_pretrained(self.out, overwrite=self.overwrite)
+            if self.ckpt is not None:
+                shutil.rmtree(self.ckpt, ignore_errors=True)
+        if self.writer is not None:
+            self.writer.close()
+        return model
+
+    def _train_epoch(self, epoch: int) -> tuple[float, int]:
+        """One pass over the training windows: (mean loss, number of targets)."""
+        tcfg, mcfg = self.config.train, self.config.model
+        self.network.train()
+        batches = _length_buckets(
+            self.plan, mcfg.max_len + 1, tcfg.batch_size, np.random.default_rng([tcfg.seed, epoch])
+        )
+        bar = tqdm(
+            total=len(batches),
+            desc=f"epoch {epoch}",
+            leave=False,
+            disable=not self.progress,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+        total, count = 0.0, 0
+        for pick in batches:
+            rows = history_rows(
+                self.plan.window_start[pick],
+                self.plan.window_end[pick],
+                mcfg.max_len + 1,
+                important=self.important,
+                slots=mcfg.important_slots,
+            )
+            rows = rows[
+                :, int(np.argmax((rows >= 0).any(axis=0))) :
+            ]  # drop columns that are padding in every row
+            batch = self._batch(rows)
+            if batch is None:
+                bar.update()
+                continue
+            inputs, b_idx, t_idx, targets = batch
+            for group in self.optimizer.param_groups:
+                group["lr"] = tcfg.lr * min(1.0, (self.state.step + 1) / max(1, tcfg.warmup_steps))
+            loss = self._loss(inputs, b_idx, t_idx, targets)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if tcfg.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.network.parameters(), tcfg.grad_clip)
+            self.optimizer.step()
+            self.state.step += 1
+            value = float(loss.detach())
+            total += value * len(targets)
+            count += len(targets)
+            bar.set_postfix(loss=f"{value:.4f}")
+            bar.update()
+        bar.close()
+        return total / max(count, 1), count
+
+    def _batch(
+        self, rows: np.ndarray
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        tok = self.tokens
+        inp, nxt = rows[:, :-1], rows[:, 1:]
+        safe_next = np.where(nxt >= 0, nxt, 0)
+        ok = (
+            (inp >= 0) & (nxt == inp + 1) & (tok.item[safe_next] > 0) & (tok.split[safe_next] == Splits.TRAIN)
+        )
+        if self.target_actions is not None:
+            ok &= np.isin(tok.action[safe_next], self.target_actions)
+        b_idx, t_idx = np.nonzero(ok)
+        if len(b_idx) == 0:
+            return None
+        next_time = tok.time_s[np.where(rows[:, -1] >= 0, rows[:, -1], 0)]
+        inputs = gather_tokens(tok, inp, next_time)
+        targets = torch.from_numpy(tok.item[safe_next[b_idx, t_idx]])
+        return inputs, torch.from_numpy(b_idx), torch.from_numpy(t_idx), targets
+
+    def _loss(
+        self, inputs: dict[str, torch.Tensor], b_idx: torch.Tensor, t_idx: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
+        hidden = self.network.encoder(**inputs)  # [B, L, H]
+        h = hidden[b_idx, t_idx]  # [N, H]
+        head = self.network.next_item
+        table = head.item_table
+        if self.config.train.loss == "sampled_softmax":
+            negatives = torch.multinomial(
+                self.q, self.config.train.negatives, replacement=True, generator=self.generator
+            )
+            return sampled_softmax_loss(h, table, targets, negatives, self.log_q)
+        if head.repeat:
+            scores = head.repeat_scores(hidden, inputs["item"], inputs["time_s"])  # [B, L, L]
+            return full_softmax_loss(h, table, targets, inputs["item"][b_idx], scores[b_idx, t_idx])
+        return full_softmax_loss(h, table, targets)
+
+    # --- validation ----------------------------------------------------------------------------
+
+    def _model(self, metrics: dict[str, Any] | None = None) -> NextItemModel:
+        vocabs = {name: self.dataset.vocab(name) for name in SAVED_VOCABULARIES}
+        return NextItemModel(
+            self.network,
+            self.config,
+            self.spec,
+            vocabs=vocabs,
+            dataset_manifest=self.dataset.manifest,
+            metrics=metrics,
+        )
+
+    def validate(self) -> dict[str, float]:
+        """HR / NDCG / MRR at 10 and 20 on the validation targets (full ranking)."""
+        targets = self.valid_targets
+        if len(targets) == 0:
+            return {f"{m}@{k}": 0.0 for k in VALID_KS for m in ("HR", "NDCG", "MRR")}
+        tok = self.tokens
+        model = self._model()
+        ranks = []
+        for lo in range(0, len(targets), 1024):
+            t = targets[lo : lo + 1024]
+            batch = HistoryBatch(tok, tok.user_start[t], t, tok.time_s[t] if self.spec.has_time else None)
+            ranks.append(target_ranks(model.score(batch), tok.item[t]))
+        per = per_example_metrics(np.concatenate(ranks), VALID_KS)
+        self.network.train()
+        return {k: round(float(v.mean()), 5) for k, v in per.items()}
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _metrics(self, stopped_by: str) -> dict[str, Any]:
+        s = self.state
+        train_s = [r["train_s"] for r in s.history]
+        best = next((r.get("valid") for r in s.history if r["epoch"] == s.best_epoch), None)
+        return {
+            "best_epoch": s.best_epoch,
+            "best_valid": best,
+            "valid_metric": self.config.train.valid_metric,
+            "valid_examples": len(self.valid_targets),
+            "valid_held_out_from_train": self.plan.valid_held_out,
+            "epochs_run": s.epoch,
+            "stopped_by": stopped_by,
+            "train_windows": self.plan.n_windows,
+            "train_seconds_per_epoch": round(float(np.mean(train_s)), 3) if train_s else None,
+            "seconds_to_best": round(s.seconds_to_best, 3),
+            "seconds_total": round(s.seconds, 3),
+            "threads": self.config.train.threads,
+            "history": s.history,
+        }
+
+    def _log(self, record: dict[str, Any], bar: tqdm) -> None:
+        valid = record.get("valid", {})
+        bar.set_postfix(
+            loss=f"{record['loss']:.4f}",
+            **{k: f"{v:.4f}" for k, v in valid.items() if k.endswith("@10")},
+            best=f"{self.state.best_score:.4f}@{self.state.best_epoch}",
+        )
+        bar.update()
+        if self.writer is not None:
+            self.writer.add_scalar("train/loss", record["loss"], record["epoch"])
+            self.writer.add_scalar("train/seconds", record["train_s"], record["epoch"])
+            for k, v in valid.items():
+                self.writer.add_scalar(f"valid/{k}", v, record["epoch"])
+
+    def _save_checkpoint(self) -> None:
+        if self.ckpt is None:
+            return
+        self.ckpt.mkdir(parents=True, exist_ok=True)
+        write_json(
+            self.ckpt / CHECKPOINT_CONFIG, {"config": self.config.to_dict(), "dataset": self._dataset_key()}
+        )
+        s = self.state
+        body = {
+            "network": self.network.state_dict(),
+            "best_weights": s.best_weights,
+            "optimizer": self.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "generator": self.generator.get_state(),
+            "numbers": {
+                k: getattr(s, k)
+                for k in (
+                    "epoch",
+                    "step",
+                    "best_score",
+                    "best_epoch",
+                    "bad_epochs",
+                    "seconds",
+                    "seconds_to_best",
+                )
+            },
+            "history": s.history,
+        }
+        tmp = self.ckpt / (CHECKPOINT_STATE + ".tmp")
+        torch.save(body, tmp)
+        os.replace(tmp, self.ckpt / CHECKPOINT_STATE)
+
+    def _dataset_key(self) -> dict[str, Any]:
+        m = self.dataset.manifest
+        return {"name": m.get("name"), "counts": m.get("counts"), "source": m.get("source")}
+
+    def _load_checkpoint(self) -> None:
+        if self.ckpt is None:
+            raise ArtifactError(
+                "resume needs an output folder", fix="pass -o MODEL (the folder of the interrupted run)"
+            )
+        path = self.ckpt / CHECKPOINT_STATE
+        if not path.is_file():
+            raise ArtifactError(
+                "no checkpoint to resume from",
+                file=str(self.ckpt),
+                fix="run without --resume to start afresh",
+            )
+        saved = read_json(self.ckpt / CHECKPOINT_CONFIG)
+        if saved.get("config") != self.config.to_dict() or saved.get("dataset") != self._dataset_key():
+            raise ArtifactError(
+                "the checkpoint was made with another config or Dataset",
+                file=str(self.ckpt),
+                fix="resume with the same --config and Dataset, or run without --resume",
+            )
+        body = torch.load(path, weights_only=True)
+        self.network.load_state_dict(body["network"])
+        self.optimizer.load_state_dict(body["optimizer"])
+        torch.set_rng_state(body["torch_rng"])
+        self.generator.set_state(body["generator"])
+        for k, v in body["numbers"].items():
+            setattr(self.state, k, v)
+        self.state.history = body["history"]
+        self.state.best_weights = body["best_weights"]
+
+
+def _length_buckets(
+    plan: TrainingPlan, window: int, batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Batches of windows of similar length (random within a length), in random order.
+
+    Short windows then share a batch, and the padding columns no row uses are dropped: on short
+    sequences (Amazon, sessions) most of the encoder's work would otherwise be padding.
+    """
+    lengths = np.minimum(plan.window_end - plan.window_start, window)
+    order = np.lexsort((rng.random(plan.n_windows), lengths))
+    batches = [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def keep_freed_memory() -> None:
+    """Ask glibc to keep freed large blocks instead of returning them to the OS.
+
+    Every step allocates logit blocks of tens of megabytes; by default glibc maps and unmaps each,
+    and the page faults of re-mapping cost more than the softmax itself (measured 2-4x on the
+    element-wise steps). No-op where glibc is not the allocator.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+    libc.mallopt(m_trim_threshold, (1 << 31) - 1)
+    libc.mallopt(m_top_pad, 1 << 28)
+
+
+def _adamw(network: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW; weight decay only on the weight matrices of linear layers (not embeddings, norms, biases)."""
+    decay, no_decay = [], []
+    for module in network.modules():
+        for name, param in module.named_parameters(recurse=False):
+            (decay if isinstance(module, torch.nn.Linear) and name == "weight" else no_decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def _check_output(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ArtifactError("output path is a file, expected a folder", file=str(out))
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ArtifactError(
+            "output folder exists and is not empty",
+            file=str(out),
+            fix="pass --overwrite or choose another -o",
+        )

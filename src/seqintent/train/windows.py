@@ -1,0 +1,93 @@
+"""What the model learns from: training windows and validation targets of a Dataset.
+
+One training sample is a window of a user's training events, and every position of the window is
+a target at once (not one sample per prefix, as RecBole builds them): an epoch costs events, not
+events × length. Long sequences are cut into windows ``stride`` events apart, newest first, so every
+training event is a target exactly once per epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqintent.models.features import EventTokens
+from seqintent.models.ranking import target_events
+from seqintent.schema.columns import Splits
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Training windows ``[window_start, window_end)`` and validation target events."""
+
+    window_start: np.ndarray
+    window_end: np.ndarray
+    valid_targets: np.ndarray
+    valid_held_out: bool  # True when validation targets were taken from the training events
+
+    @property
+    def n_windows(self) -> int:
+        return len(self.window_start)
+
+
+def training_end(tokens: EventTokens) -> np.ndarray:
+    """For each user, one past the last event of the leading run of training events."""
+    n_users = len(tokens.offsets) - 1
+    idx = np.arange(tokens.n_events, dtype=np.int64)
+    not_train = np.where(tokens.split != Splits.TRAIN, idx, np.iinfo(np.int64).max)
+    end = tokens.offsets[1:].copy()
+    nonempty = np.flatnonzero(np.diff(tokens.offsets) > 0)
+    if len(nonempty):
+        first_other = np.minimum.reduceat(not_train, tokens.offsets[nonempty])
+        end[nonempty] = np.minimum(end[nonempty], first_other)
+    return end[:n_users]
+
+
+def plan_training(
+    tokens: EventTokens,
+    window: int,
+    stride: int,
+    *,
+    valid_fraction: float,
+    seed: int,
+) -> TrainingPlan:
+    """Cut training sequences into windows ``stride`` events apart and find validation targets.
+
+    A window is ``[window_start, window_end)``; the model reads up to ``window`` of its events
+    (by its truncation rule), every one of which is the target of the one before it.
+
+    Validation targets are the ``valid`` split's events; when the Dataset has none (a ``given``
+    split with only train and test), the last training event of a seeded ``valid_fraction`` of
+    the users with at least 3 training events is held out instead.
+    """
+    starts = tokens.offsets[:-1]
+    ends = training_end(tokens)
+    valid = target_events(tokens, "valid")
+    held_out = False
+    if len(valid) == 0:
+        rng = np.random.default_rng(seed)
+        eligible = np.flatnonzero(ends - starts >= 3)
+        chosen = np.sort(rng.choice(eligible, size=round(valid_fraction * len(eligible)), replace=False))
+        valid = ends[chosen] - 1
+        valid = valid[tokens.item[valid] > 0]
+        ends = ends.copy()
+        ends[chosen] -= 1
+        held_out = True
+    w_start, w_end = [], []
+    length = ends - starts
+    users = np.flatnonzero(length >= 2)
+    k = 0
+    while len(users):
+        end = ends[users] - k * stride
+        keep = end - starts[users] >= 2
+        users, end = users[keep], end[keep]
+        w_end.append(end)
+        w_start.append(starts[users])  # the model's truncation rule picks the events of the window
+        k += 1
+    return TrainingPlan(
+        window_start=np.concatenate(w_start) if w_start else np.zeros(0, np.int64),
+        window_end=np.concatenate(w_end) if w_end else np.zeros(0, np.int64),
+        valid_targets=valid,
+        valid_held_out=held_out,
+    )

@@ -1,0 +1,90 @@
+"""`seqintent ingest` and `seqintent stats`: run the command, check the effect through the Python API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from conftest import config
+
+from seqintent.cli import main
+from seqintent.data import Dataset
+
+LOG = "user,ts,action,item\n1,1,view,a\n1,2,cart,a\n1,3,buy,a\n2,1,view,b\n"
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "log.csv").write_text(LOG)
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config()))
+    return tmp_path
+
+
+def test_ingest_then_stats(files):
+    runner = CliRunner()
+    out = files / "ds"
+    result = runner.invoke(
+        main, ["ingest", "--config", str(files / "cfg.yaml"), str(files / "log.csv"), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "events    4 kept of 4 read" in result.output
+    ds = Dataset.load(out)
+    assert ds.n_events == 4 and ds.n_users == 2
+    result = runner.invoke(main, ["stats", str(out)])
+    assert result.exit_code == 0
+    assert (
+        "users     2" in result.output
+        and "split     leave_one_out: train 2, valid 1, test 1" in result.output
+    )
+    result = runner.invoke(main, ["stats", str(out), "--json"])
+    stats = json.loads(result.output)
+    assert stats["events_read"] == 4 and stats["events_kept"] == 4
+    assert stats["users"] == 2 and stats["items"] == 2
+    assert stats["actions"] == {"buy": 1, "cart": 1, "view": 2}
+    assert stats["dropped"]["malformed"] == 0
+
+
+def test_ingest_json_and_overwrite(files):
+    runner = CliRunner()
+    args = ["ingest", "--config", str(files / "cfg.yaml"), str(files), "-o", str(files / "ds"), "--json"]
+    assert runner.invoke(main, args).exit_code == 0
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert "output folder exists and is not empty" in result.output
+    result = runner.invoke(main, [*args, "--overwrite"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["events_kept"] == 4
+
+
+def test_bad_row_exits_2_with_the_line(files):
+    (files / "log.csv").write_text(LOG + "3,later,view,c\n")
+    runner = CliRunner()
+    args = ["ingest", "--config", str(files / "cfg.yaml"), str(files / "log.csv"), "-o", str(files / "ds")]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert "log.csv:6, column 'ts', sources[0].time: cannot read the time" in result.output
+    result = runner.invoke(main, [*args, "--on-error", "skip", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["dropped"]["bad_time"] == 1
+
+
+def test_config_errors_exit_2(files):
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", str(files / "log.csv"), "-o", str(files / "ds")])
+    assert result.exit_code == 2 and "give exactly one of --preset NAME or --config FILE" in result.output
+    result = runner.invoke(
+        main, ["ingest", "--preset", "no-such-preset", str(files), "-o", str(files / "ds")]
+    )
+    assert result.exit_code == 2 and "no such preset" in result.output
+    result = runner.invoke(main, ["stats", str(files / "nothing"), "--json"])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"] == "ArtifactError"
+
+
+@pytest.mark.parametrize("command", ["ingest", "stats"])
+def test_every_command_has_help_with_an_example(command):
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert f"Example: seqintent {command}" in result.output

@@ -1,0 +1,260 @@
+"""Input formats: sequences, prefix_label, explode, flags, gzip, globs, Parquet, JSONL, TSV, latin-1."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import arrays, config, dropped, source, users, values
+
+from seqintent.errors import DataError
+
+
+def test_sequences_with_user_head(run):
+    # S3-Rec style: "user i1 i2 ..." per line
+    run.write("Beauty.txt", "1 1 2 3\n2 4 1\n\n3\n")
+    cfg = config(
+        source(
+            path="Beauty.txt",
+            format="sequences",
+            user_id="head",
+            item_id="token",
+            time=None,
+            action={"value": "view"},
+        )
+    )
+    ds = run(cfg)
+    assert users(ds) == ["1", "1", "1", "2", "2"]
+    assert values(ds, "items", "item") == ["1", "2", "3", "4", "1"]
+    assert dropped(ds) == {"empty_sequence": 1}  # user 3 has no item
+    assert ds.stats["events_read"] == 6
+
+
+def test_sequences_without_head_and_trailing_space(run):
+    # DeepLog hdfs_train style: one session per line, ids only, trailing space
+    run.write("hdfs_train", "5 5 22 \n22 5 \n")
+    cfg = config(
+        source(
+            path="hdfs_train",
+            format="sequences",
+            head_is_user=False,
+            user_id="line_no",
+            item_id="token",
+            time=None,
+            action={"value": "view"},
+        )
+    )
+    ds = run(cfg)
+    assert users(ds) == ["1", "1", "1", "2", "2"]
+    assert values(ds, "items", "item") == ["5", "5", "22", "22", "5"]
+    assert ds.vocab("items").values == [None, "5", "22"]  # numeric order breaks the count tie
+
+
+PREFIX_LABEL = "1 2 3\t4\n1 2\t3\n1\t2\n7 8\t9\n7\t8\n5\t6\n"
+
+
+def test_prefix_label_rebuilds_sessions(run):
+    run.write("test_prefix_label.tsv", PREFIX_LABEL, gz=False)
+    cfg = config(
+        source(
+            path="test_prefix_label.tsv",
+            format="prefix_label",
+            user_id="session_no",
+            item_id="token",
+            time=None,
+            action={"value": "click"},
+        )
+    )
+    ds = run(cfg)
+    assert users(ds) == ["1"] * 4 + ["2"] * 3 + ["3"] * 2
+    assert values(ds, "items", "item") == ["1", "2", "3", "4", "7", "8", "9", "5", "6"]
+    src = ds.stats["sources"][0]
+    # n - 1 lines per session of n items: 3 + 2 + 1 lines for sessions of 4, 3 and 2 items
+    assert (src["lines"], src["sessions"], src["events_read"]) == (6, 3, 9)
+
+
+def test_prefix_label_inconsistent_lines(run):
+    # line 2 should be "1 2<TAB>3"; the session 1-4 is broken, and line 3 starts a session after a bad end
+    run.write("t.tsv", "1 2 3\t4\n1 9\t3\n1\t9\n7\t8\nno tab here\n")
+    cfg = config(
+        source(
+            path="t.tsv",
+            format="prefix_label",
+            user_id="session_no",
+            item_id="token",
+            time=None,
+            action={"value": "click"},
+        )
+    )
+    with pytest.raises(
+        DataError, match=r"t\.tsv:1.*not a full run of prefixes.*stop at line 1 with a 3-item prefix"
+    ):
+        run(cfg)
+    ds = run(cfg, on_error="skip")
+    assert values(ds, "items", "item") == ["7", "8"]
+    assert dropped(ds) == {"malformed": 4}
+    assert ds.stats["events_read"] == 6
+
+
+def test_explode_a_sequence_column(run):
+    # HDFS robust_log style: one session per row, a label per session
+    run.write("robust_log_train.csv", "Sequence,label\n5 5 22,0\n22 5,1\n,0\n")
+    cfg = config(
+        source(
+            path="robust_log_train.csv",
+            explode={"column": "Sequence"},
+            user_id="row_no",
+            item_id="Sequence",
+            time=None,
+            action={"value": "view"},
+            attrs={"label": "label", "pos": "position"},
+        )
+    )
+    ds = run(cfg)
+    assert users(ds) == ["1", "1", "1", "2", "2"]
+    assert values(ds, "items", "item") == ["5", "5", "22", "22", "5"]
+    assert dropped(ds) == {"empty_sequence": 1}
+    attrs = ds.events().sort_by("event_index").column("attrs").to_pylist()
+    assert [a["label"] for a in attrs] == [0, 0, 0, 1, 1]
+    assert [a["pos"] for a in attrs] == [0, 1, 2, 0, 1]
+
+
+def test_flags_make_one_event_per_set_flag(run):
+    # KuaiRand style: one exposure row, 0/1 columns for click / like
+    run.write(
+        "log.csv",
+        "user,ts,video,is_click,is_like,play_ms\n1,1000,v1,1,1,5000\n1,2000,v2,0,0,300\n2,500,v1,1,0,\n",
+    )
+    cfg = config(
+        source(
+            time={"column": "ts", "unit": "ms"},
+            item_id="video",
+            action={"flags": {"is_click": "click", "is_like": "like"}, "base": "expose"},
+            dwell_s={"expr": "play_ms / 1000.0"},
+        )
+    )
+    ds = run(cfg)
+    assert values(ds, "actions", "action") == ["expose", "click", "like", "expose", "expose", "click"]
+    assert ds.events().sort_by("event_index").column("action_raw").to_pylist() == [
+        "expose",
+        "is_click",
+        "is_like",
+        "expose",
+        "expose",
+        "is_click",
+    ]
+    assert arrays(ds)["gap_s"] == [None, 0.0, 0.0, 1.0, None, 0.0]
+    assert list(ds.events().column("input_order").to_pylist()) == [0, 1, 2, 3, 4, 5]
+    no_base = run(
+        config(
+            source(
+                time={"column": "ts", "unit": "ms"}, item_id="video", action={"flags": {"is_click": "click"}}
+            )
+        )
+    )
+    assert dropped(no_base) == {"no_action": 1}
+    assert no_base.stats["events_read"] == 3
+
+
+def test_gzip_and_glob_in_file_order(run):
+    run.write("part-2.csv", "user,ts,action,item\n1,5,view,c\n", gz=True)
+    run.root.joinpath("in", "part-2.csv").rename(run.root / "in" / "part-2.csv.gz")
+    run.write("part-1.csv", "user,ts,action,item\n1,5,view,b\n1,1,view,a\n")
+    ds = run(config(source(path="part-*.csv*")))
+    assert values(ds, "items", "item") == ["a", "b", "c"]  # tie at 5: part-1 before part-2
+    files = ds.manifest["source"]["files"]
+    assert [f["path"].rsplit("/", 1)[1] for f in files] == ["part-1.csv", "part-2.csv.gz"]
+    assert all(len(f["sha256"]) == 64 for f in files)
+    # a glob given as the path, for a one-source config
+    ds = run(config(), path=str(run.root / "in" / "part-*"))
+    assert ds.stats["events_read"] == 3
+
+
+def test_parquet_and_jsonl_and_tsv(run):
+    table = pa.table(
+        {"user": [1, 1, 2], "ts": [3, 1, 2], "action": ["view", "buy", "view"], "item": ["a", "b", "a"]}
+    )
+    pq.write_table(table, run.root / "log.parquet")
+    ds = run(config(source(path="log.parquet")), path=run.root / "log.parquet")
+    assert values(ds, "items", "item") == ["b", "a", "a"]
+    run.write(
+        "log.jsonl",
+        '{"user": 1, "ts": 3, "action": "view", "item": "a"}\n\n{"user": 1, "ts": 1, '
+        '"action": "buy", "item": 7}\n{oops\n',
+    )
+    with pytest.raises(DataError, match=r"log\.jsonl:4.*malformed JSON line"):
+        run(config(source(path="log.jsonl")))
+    ds = run(config(source(path="log.jsonl")), on_error="skip")
+    assert values(ds, "items", "item") == ["7", "a"]
+    assert dropped(ds) == {"malformed": 1}
+    run.write("log.tsv", "user\tts\taction\titem\n1\t2\tview\ta b\n")
+    ds = run(config(source(path="log.tsv")))
+    assert values(ds, "items", "item") == ["a b"]
+
+
+def test_latin1_and_null_values(run):
+    run.write("log.csv", "user;ts;action;item\n1;1;view;caf\xe9\n1;2;view;-\n".encode("latin-1"))
+    cfg = config(source(delimiter=";", encoding="latin-1", null_values=["-"]))
+    ds = run(cfg)
+    assert values(ds, "items", "item") == ["café", None]
+    with pytest.raises(DataError, match=r"log\.csv:2.*encoding: latin-1"):
+        run(config(source(delimiter=";", null_values=["-"])))
+
+
+def test_headerless_columns_and_text_ids_in_a_numeric_column(run):
+    # DuckDB guesses integers from the first rows; a later text id must not drop its row
+    rows = (
+        "".join(f"{u},{t},pv,{u}\n" for u, t in zip(range(30000), range(30000), strict=True)) + "u7,1,pv,x\n"
+    )
+    run.write("log.csv", rows)
+    cfg = config(source(columns=["user", "ts", "action", "item"]))
+    ds = run(cfg)
+    assert ds.stats["events_kept"] == 30001 and dropped(ds) == {}
+    assert ds.vocab("users").values[-1] == "u7"  # text order once one id is not an integer
+
+
+def test_item_and_user_side_tables(run):
+    run.write("log.csv", "user,ts,action,item,cat\n1,1,view,a,\n1,2,view,b,z\n2,1,view,c,\n")
+    run.write("items.csv", "item_id,category,price\na,x,1.5\nb,y,2\na,w,9\nd,q,1\n")
+    run.write("users.csv", "uid,age\n2,30\n1,40\n9,50\n")
+    cfg = config(
+        source(category="cat"),
+        items={
+            "path": "items.csv",
+            "item_id": "item_id",
+            "category": "category",
+            "attrs": {"price": "price"},
+        },
+        users={"path": "users.csv", "user_id": "uid", "attrs": {"age": "age"}},
+    )
+    ds = run(cfg)
+    # a: from the first item row (x); b keeps its own category (z); c has none
+    assert values(ds, "categories", "category") == ["x", "z", None]
+    items = ds.items_table().to_pydict()
+    assert items == {
+        "item_id": ["a", "b", "d"],
+        "item_index": [1, 2, None],
+        "category": ["x", "y", "q"],
+        "price": [1.5, 2.0, 1.0],
+    }
+    assert ds.users_table().to_pydict() == {
+        "user_id": [1, 2, 9],
+        "user_index": [0, 1, None],
+        "age": [40, 30, 50],
+    }
+    assert ds.stats["side_tables"]["items"] == {"rows": 4, "ids": 3, "malformed": 0}
+
+
+def test_several_sources_and_given_split(run):
+    run.write("train.csv", "user,ts,action,item\n1,1,view,a\n2,1,view,b\n")
+    run.write("test.csv", "u,ts,action,item\n1,2,view,b\n")
+    cfg = config(
+        source(path="train.csv", split="train"),
+        source(path="test.csv", user_id="u", split="test"),
+        split={"kind": "given"},
+    )
+    ds = run(cfg)
+    assert users(ds) == ["1", "1", "2"]
+    assert arrays(ds)["split"] == [0, 2, 0]
+    assert [s["events_read"] for s in ds.stats["sources"]] == [2, 1]
+    assert [s["events_kept"] for s in ds.stats["sources"]] == [2, 1]

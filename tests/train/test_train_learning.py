@@ -1,0 +1,166 @@
+"""The Transformer learns, deterministically, with and without time; training resumes exactly."""
+
+import numpy as np
+import pytest
+import torch
+from dataset_builders import build_dataset, walk_dataset
+
+import seqintent.train.loop as loop
+from seqintent.errors import ArtifactError, DataError
+from seqintent.evaluate import evaluate_ranking
+from seqintent.models import ItemKNN, MarkovChain, NextItemConfig, NextItemModel, Popularity
+from seqintent.train import TransformerRecommender, checkpoint_dir, train_next_item
+
+TINY = {
+    "model": {"hidden": 32, "layers": 2, "heads": 2, "dropout": 0.0, "max_len": 12},
+    "train": {"epochs": 40, "batch_size": 32, "lr": 3e-3, "warmup_steps": 5, "patience": 40, "threads": 1},
+}
+
+
+def _config(**train):
+    data = {"model": dict(TINY["model"]), "train": dict(TINY["train"]) | train}
+    return NextItemConfig.load(data)
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory):
+    return walk_dataset(tmp_path_factory.mktemp("walk") / "d", users=240, groups=6, length=10, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(walk):
+    return TransformerRecommender(_config()).fit(walk)
+
+
+def test_learns_an_order_dependent_pattern_baselines_cannot(walk, fitted):
+    scorers = {
+        "model": fitted,
+        "pop": Popularity().fit(walk),
+        "itemknn": ItemKNN().fit(walk),
+        "markov": MarkovChain().fit(walk),
+    }
+    res = evaluate_ranking(walk, scorers, split="test", ks=(1, 10), bootstrap=0)
+    assert res["model"].metrics["HR@1"] >= 0.95
+    assert res["pop"].metrics["HR@1"] <= 0.25
+    # a group's items always co-occur: item-kNN gets only B, the group's most frequent item (half the targets)
+    assert res["itemknn"].metrics["HR@1"] <= 0.6
+    # first-order Markov is right after A and C, a coin flip after B
+    assert res["markov"].metrics["HR@1"] <= 0.85
+    assert res["model"].metrics["NDCG@10"] > res["markov"].metrics["NDCG@10"] + 0.05
+    assert fitted.model_.metrics["best_valid"]["NDCG@10"] >= 0.9
+
+
+def test_save_then_load_gives_identical_scores(walk, fitted, tmp_path):
+    path = fitted.save(tmp_path / "model")
+    loaded = NextItemModel.from_pretrained(path)
+    res = evaluate_ranking(walk, {"a": fitted, "b": loaded}, split="test", bootstrap=0)
+    assert np.array_equal(res["a"].ranks, res["b"].ranks)
+    ours = fitted.recommend(walk, k=5)
+    theirs = loaded.recommend(walk, k=5)
+    assert ours.equals(theirs)
+    assert loaded.config == fitted.model_.config
+    assert loaded.dataset_manifest["name"] == "walk"
+    assert loaded.metrics["best_epoch"] >= 1
+    assert {p.name for p in path.iterdir()} == {
+        "manifest.json",
+        "config.json",
+        "model.safetensors",
+        "vocab",
+        "dataset_manifest.json",
+        "metrics.json",
+    }
+
+
+def test_same_seed_same_model_and_other_seed_differs(tmp_path):
+    ds = walk_dataset(tmp_path / "d", users=60, groups=3, length=8, seed=1)
+    cfg = _config(epochs=2)
+    a = train_next_item(ds, cfg).network.state_dict()
+    b = train_next_item(ds, cfg).network.state_dict()
+    c = train_next_item(ds, _config(epochs=2, seed=7)).network.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_dataset_without_time_trains(tmp_path):
+    ds = walk_dataset(tmp_path / "d", users=120, groups=3, length=10, seed=2, with_time=False)
+    assert not ds.has_time
+    model = train_next_item(ds, _config(epochs=15))
+    assert not model.network.encoder.use_time
+    assert model.metrics["best_valid"]["HR@10"] == 1.0  # 9 items: everything is in the top 10
+    assert model.metrics["best_valid"]["NDCG@10"] > 0.8
+
+
+def test_time_bias_repeat_head_and_importance_truncation_train(tmp_path):
+    ds = walk_dataset(tmp_path / "d", users=120, groups=3, length=14, seed=3)
+    data = {
+        "model": dict(
+            TINY["model"],
+            time_bias=True,
+            repeat_head=True,
+            truncation="importance",
+            important_slots=2,
+            max_len=6,
+        ),
+        "train": dict(TINY["train"], epochs=15),
+    }
+    model = train_next_item(ds, NextItemConfig.load(data))
+    assert model.metrics["best_valid"]["NDCG@10"] > 0.8
+
+
+def test_sampled_softmax_trains(tmp_path):
+    ds = walk_dataset(tmp_path / "d", users=120, groups=3, length=10, seed=4)
+    model = train_next_item(ds, _config(epochs=15, loss="sampled_softmax", negatives=6))
+    assert model.metrics["best_valid"]["NDCG@10"] > 0.7
+
+
+def test_resume_after_interruption_gives_the_uninterrupted_model(tmp_path, monkeypatch):
+    ds = walk_dataset(tmp_path / "d", users=60, groups=3, length=8, seed=5)
+    cfg = _config(epochs=4)
+    straight = train_next_item(ds, cfg, out=tmp_path / "straight")
+    original = loop._Training._train_epoch
+
+    def interrupted(self, epoch):
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(loop._Training, "_train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_next_item(ds, cfg, out=tmp_path / "resumed")
+    assert (checkpoint_dir(tmp_path / "resumed") / "state.pt").is_file()
+    assert not (tmp_path / "resumed").exists()
+    monkeypatch.setattr(loop._Training, "_train_epoch", original)
+    resumed = train_next_item(ds, cfg, out=tmp_path / "resumed", resume=True)
+    a, b = straight.network.state_dict(), resumed.network.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["loss"] for r in straight.metrics["history"]] == [r["loss"] for r in resumed.metrics["history"]]
+    assert not checkpoint_dir(tmp_path / "resumed").exists()
+
+
+def test_resume_refuses_another_config(tmp_path, monkeypatch):
+    ds = walk_dataset(tmp_path / "d", users=40, groups=2, length=6, seed=6)
+    monkeypatch.setattr(
+        loop._Training, "_train_epoch", lambda self, epoch: (_ for _ in ()).throw(KeyboardInterrupt)
+    )
+    monkeypatch.setattr(loop._Training, "_save_checkpoint", loop._Training._save_checkpoint)
+    with pytest.raises(ArtifactError, match="no checkpoint to resume from"):
+        train_next_item(ds, _config(epochs=2), out=tmp_path / "m", resume=True)
+
+
+def test_nothing_to_learn_is_a_clear_error(tmp_path):
+    ds = build_dataset(tmp_path / "d", user=["a", "b"], item=["x", "y"])
+    with pytest.raises(DataError, match="no training sequence has 2 events"):
+        train_next_item(ds, _config(epochs=1))
+
+
+def test_targets_restricted_to_chosen_actions(tmp_path):
+    # u1: view buy view buy | view buy (valid/test are the last two); u2: view view buy view view
+    users = ["u1"] * 6 + ["u2"] * 5
+    actions = ["view", "buy", "view", "buy", "view", "buy", "view", "view", "buy", "view", "view"]
+    items = ["a", "b", "a", "b", "c", "d", "a", "c", "d", "a", "c"]
+    ds = build_dataset(tmp_path / "d", user=users, item=items, action=actions)
+    every = train_next_item(ds, _config(epochs=1))
+    buys = train_next_item(ds, _config(epochs=1, target_actions=["buy"]))
+    # training events: u1 positions 0-3, u2 positions 0-2; targets are positions 1.. of each
+    assert every.metrics["history"][0]["targets"] == 3 + 2
+    assert buys.metrics["history"][0]["targets"] == 2 + 1  # u1: b, b; u2: d
