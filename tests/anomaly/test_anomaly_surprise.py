@@ -88,3 +88,60 @@ def test_the_detector_phrases_surprise_and_scores_only_unlikely_orders():
         'event order unlike any seen: "k2" → "k4" (p = 1e-06, rank 2, outside the top 1)'
     ]
     assert odd.reasons[0].rows == (5,)
+
+
+@pytest.fixture(scope="module")
+def cycle_model(tmp_path_factory):
+    """A tiny Transformer trained on users who cycle A → B → C → A … inside one of three groups."""
+    from dataset_builders import build_dataset
+
+    from seqintent.models import NextItemConfig
+    from seqintent.train import train_next_item
+
+    rng = np.random.default_rng(0)
+    user, item, ts = [], [], []
+    for u in range(90):
+        group, phase = rng.integers(3), rng.integers(3)
+        for k in range(8):
+            user.append(f"u{u}")
+            item.append(f"g{group}i{(phase + k) % 3}")
+            ts.append(1_700_000_000_000 + u * 10_000_000 + k * 60_000)
+    ds = build_dataset(tmp_path_factory.mktemp("cycle") / "d", user=user, item=item, ts_ms=ts, name="cycle")
+    config = NextItemConfig.load(
+        {
+            "model": {"hidden": 32, "layers": 1, "heads": 2, "dropout": 0.0, "max_len": 12},
+            "train": {
+                "epochs": 20,
+                "batch_size": 32,
+                "lr": 1e-2,
+                "warmup_steps": 0,
+                "patience": 20,
+                "threads": 1,
+            },
+        }
+    )
+    return ds, train_next_item(ds, config)
+
+
+def _cycle(user: str, group: int, steps: list[int]) -> list[dict]:
+    return [
+        {"user_id": user, "ts": 1_800_000_000_000 + k * 60_000, "action": "view", "item_id": f"g{group}i{s}"}
+        for k, s in enumerate(steps)
+    ]
+
+
+def test_a_trained_transformer_finds_a_broken_cycle_and_survives_save_load(cycle_model, tmp_path):
+    ds, model = cycle_model
+    detector = AnomalyDetector(AnomalyConfig(unit="user"), surprise=SequenceSurprise(model, top_g=1)).fit(ds)
+    normal = _cycle("ok", 0, [0, 1, 2, 0, 1, 2])
+    broken = _cycle("odd", 1, [0, 1, 2, 1, 2, 0])  # C → B: the cycle ran backwards once
+    odd, ok = detector.score(normal + broken)
+    assert (odd.user_id, ok.user_id) == ("odd", "ok")
+    assert ok.score == 0.0
+    assert 30 <= odd.score <= 60 and odd.reasons[0].kind == "surprise"  # at most the surprise weight
+    assert odd.reasons[0].text.startswith('event order unlike any seen: "g1i2" → "g1i1"')
+    assert odd.reasons[0].rows == (9,)
+    detector.save(tmp_path / "m")
+    loaded = AnomalyDetector.load(tmp_path / "m")
+    assert loaded.calibration_ == detector.calibration_
+    assert [r.to_dict() for r in loaded.score(normal + broken)] == [odd.to_dict(), ok.to_dict()]
