@@ -166,11 +166,14 @@ class AnomalyDetector:
             write_json(writer.path / AnomalyFiles.CONFIG, self.config.model_dump(mode="json"))
             (writer.path / AnomalyFiles.RULES).write_text(self.rules.text, encoding="utf-8")
             self.profiles_.save(writer.path / AnomalyFiles.PROFILES_DIR)
+            if self.surprise is not None:
+                self.surprise.save(writer.path, self.calibration_)
             return writer.commit(
                 {
                     "users": len(self.profiles_),
                     "events": self.fitted_events_,
                     "rules": [r.name for r in self.rules],
+                    "surprise": self.surprise is not None,
                 }
             )
 
