@@ -147,3 +147,17 @@ def test_amount_signal_ramps_between_its_ratios():
     assert score(2 * median) == 0.0
     assert score(4 * median) == 25.0  # half way on the log scale: .5 · .5
     assert score(8 * median) == 50.0 and score(80 * median) == 50.0
+
+
+def test_replay_learns_after_each_day_and_keeps_input_rows():
+    detector = AnomalyDetector().fit(habitual_history())
+    phone2 = {"action": "login", "device": "phone-2", "location": "Berlin", "user_id": "ann"}
+    events = [
+        {**phone2, "ts": 46 * D + 9 * H},  # day 46: a new phone, scored before it is learned
+        {**phone2, "ts": 45 * D + 9 * H},  # day 45 (input order is not time order)
+        {**phone2, "ts": 45 * D + 9 * H + 60_000},
+    ]
+    results = detector.replay(events)
+    assert [(r.rows, r.score, r.level) for r in results] == [((1, 2), 35.0, "medium"), ((0,), 0.0, "low")]
+    assert results[0].reasons[0].rows == (1, 2)
+    assert detector.profiles_["ann"].devices["phone-2"].count == 3

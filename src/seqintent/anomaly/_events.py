@@ -50,6 +50,7 @@ class EventFrame:
     device: np.ndarray  # object
     location: np.ndarray  # object
     unit: np.ndarray  # object, the scoring unit (session key "user/session", or the user)
+    session: np.ndarray  # object, the session part of the key (the log's session id, or a number)
     hour: np.ndarray  # float64
     weekday: np.ndarray  # int8
     gap_s: np.ndarray  # float64, seconds since the user's previous event in this frame (NaN first)
@@ -334,7 +335,14 @@ def build_frame(
         hour, weekday = _local_hour_weekday(ts, timezone)
     else:
         hour, weekday = np.full(n, np.nan), np.full(n, -1, dtype=np.int8)
-    unit_key = _units(table, order, user, gap_s, first_of_user, session_gap_s, unit)
+    session = _sessions(table, order, user, gap_s, first_of_user, session_gap_s)
+    unit_key = (
+        user.copy()
+        if unit == "user"
+        else np.array([f"{u}/{k}" for u, k in zip(user, session, strict=True)], object)
+    )
+    if unit not in ("session", "user"):
+        raise ValueError(f"unit must be 'session' or 'user' (got {unit!r})")
     return EventFrame(
         row=order.astype(np.int64),
         user=user,
@@ -342,6 +350,7 @@ def build_frame(
         action=action[order],
         family=family[order],
         unit=unit_key,
+        session=session,
         hour=hour,
         weekday=weekday,
         gap_s=gap_s,
@@ -353,26 +362,21 @@ def build_frame(
     )
 
 
-def _units(
+def _sessions(
     table: pa.Table,
     order: np.ndarray,
     user: np.ndarray,
     gap_s: np.ndarray,
     first_of_user: np.ndarray,
     session_gap_s: float,
-    unit: str,
 ) -> np.ndarray:
-    if unit == "user":
-        return user.copy()
-    if unit != "session":
-        raise ValueError(f"unit must be 'session' or 'user' (got {unit!r})")
     for column in (Columns.SESSION, Columns.SESSION_INDEX):
         if column in table.column_names:
             session = _text_column(table, column)[order]
             if not any(s is None for s in session):
-                return np.array([f"{u}/{s}" for u, s in zip(user, session, strict=True)], dtype=object)
+                return session
     # the log names no session: a new one starts after an idle gap, as ingest does
     starts = first_of_user | (np.nan_to_num(gap_s, nan=0.0) > session_gap_s)
     number = np.cumsum(starts)
     user_first = np.maximum.accumulate(np.where(first_of_user, number, 0))
-    return np.array([f"{u}/{k}" for u, k in zip(user, number - user_first, strict=True)], dtype=object)
+    return (number - user_first).astype(str).astype(object)

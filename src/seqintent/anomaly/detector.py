@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from seqintent.anomaly._events import EventFrame, EventsLike
+from seqintent.anomaly._events import EventFrame, EventsLike, as_table
 from seqintent.anomaly._rule_eval import EventContext, evaluate_rules
 from seqintent.anomaly.config import AnomalyConfig
 from seqintent.anomaly.features import compute_deviations
@@ -137,6 +137,39 @@ class AnomalyDetector:
 
         return {"surprise": (strength, phrase)}
 
+    def replay(self, events: EventsLike, *, period_ms: int = 86_400_000) -> list[RiskResult]:
+        """Score events period by period, learning each period after scoring it (prequential).
+
+        What a service that scores sessions as they come and refreshes the profiles every
+        ``period_ms`` (default: nightly) would have said: each session is compared with the
+        profiles of every event before its period. A session belongs to the period of its first
+        event. Results come period by period; their rows point at ``events``. The profiles end up
+        updated with all of ``events``.
+        """
+        table = as_table(events)
+        frame = self.frame(table)
+        if len(frame) == 0:
+            return []
+        first = {}
+        for position in np.argsort(frame.ts, kind="stable"):
+            first.setdefault(frame.unit[position], int(frame.ts[position]))
+        period = np.empty(len(frame), dtype=np.int64)
+        period[frame.row] = [(first[u] - int(frame.ts.min())) // period_ms for u in frame.unit]
+        session = np.empty(len(frame), dtype=object)
+        session[frame.row] = frame.session
+        # the session ids the whole log implies, so a part keeps them
+        table = table.drop_columns(
+            [c for c in (Columns.SESSION, Columns.SESSION_INDEX) if c in table.column_names]
+        )
+        table = table.append_column(Columns.SESSION, pa.array(session.tolist(), pa.string()))
+        results: list[RiskResult] = []
+        for p in np.unique(period):
+            rows = np.flatnonzero(period == p)
+            part = table.take(pa.array(rows))
+            results += [_shift_rows(r, rows) for r in self.score(part)]
+            self.profiles_.update(part)
+        return results
+
     def score_table(self, events: EventsLike | EventFrame) -> pa.Table:
         """:meth:`score` as a table: user_id, session, score, level, action, reasons, n_events."""
         results = self.score(events)
@@ -213,6 +246,13 @@ class AnomalyDetector:
 
     def get_params(self) -> dict[str, Any]:
         return {"config": self.config.model_dump(mode="json"), "rules": self.rules.text}
+
+
+def _shift_rows(result: RiskResult, rows: np.ndarray) -> RiskResult:
+    from dataclasses import replace
+
+    reasons = tuple(replace(r, rows=tuple(int(rows[k]) for k in r.rows)) for r in result.reasons)
+    return replace(result, reasons=reasons, rows=tuple(int(rows[k]) for k in result.rows))
 
 
 def _dataset_events(dataset: Dataset, split: str | None) -> pa.Table:
