@@ -44,12 +44,22 @@ from seqintent.schema import load_preset
 from seqintent.schema.columns import Columns
 from seqintent.train import train_next_item
 
-SHARED = Path(os.environ.get("SEQINTENT_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+SHARED = Path(
+    os.environ.get("SEQINTENT_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+)
 HDFS_MODEL = {
     "model": {"hidden": 64, "layers": 2, "heads": 2, "dropout": 0.1, "max_len": 50, "time_features": False},
     # the next-key accuracy of a held-out last event saturates after an epoch or two, long before
     # the rarer transitions are learned: train a fixed number of epochs instead of stopping early
-    "train": {"epochs": 12, "batch_size": 64, "lr": 2e-3, "warmup_steps": 50, "patience": 12, "seed": 0, "threads": 2},
+    "train": {
+        "epochs": 12,
+        "batch_size": 64,
+        "lr": 2e-3,
+        "warmup_steps": 50,
+        "patience": 12,
+        "seed": 0,
+        "threads": 2,
+    },
 }
 END = "END"  # end-of-session marker: a session that stops where normal ones never stop is surprising
 TOP_G = tuple(range(1, 13))
@@ -107,7 +117,10 @@ def _hdfs(work: Path, seed: int) -> dict[str, Any]:
     preset = load_preset("hdfs").to_dict()
     work.mkdir(parents=True, exist_ok=True)
     # hdfs_train with the end-of-session marker after each session's last key
-    with open(data / "hdfs_train", encoding="utf-8") as src, open(work / "hdfs_train", "w", encoding="utf-8") as dst:
+    with (
+        open(data / "hdfs_train", encoding="utf-8") as src,
+        open(work / "hdfs_train", "w", encoding="utf-8") as dst,
+    ):
         for line in src:
             dst.write(f"{line.strip()} {END}\n")
     train_config = {
@@ -174,20 +187,39 @@ def _hdfs(work: Path, seed: int) -> dict[str, Any]:
     )
     per_sequence = detection_metrics(label[test], scores[name][test], threshold=threshold)
     maxnll_auc = detection_metrics(
-        _weighted(label[test], counts[test]), _weighted(scores["max_nll"][test], counts[test]), threshold=np.inf
+        _weighted(label[test], counts[test]),
+        _weighted(scores["max_nll"][test], counts[test]),
+        threshold=np.inf,
     )["roc_auc"]
     return {
-        **{k: per_session[k] for k in ("precision", "recall", "f1", "roc_auc", "pr_auc", "fpr", "fpr_at_90_recall")},
+        **{
+            k: per_session[k]
+            for k in ("precision", "recall", "f1", "roc_auc", "pr_auc", "fpr", "fpr_at_90_recall")
+        },
         "detector": name,
         "threshold": threshold,
         "valid_f1": valid_f1,
         "roc_auc_max_nll": maxnll_auc,
-        "unique_sequences": {k: per_sequence[k] for k in ("precision", "recall", "f1", "roc_auc", "pr_auc", "fpr")},
-        "test_sessions": {"normal": int(counts[test & (label == 0)].sum()), "abnormal": int(counts[test & (label == 1)].sum())},
-        "test_sequences": {"normal": int((test & (label == 0)).sum()), "abnormal": int((test & (label == 1)).sum())},
-        "valid_sessions": {"normal": int(counts[in_valid & (label == 0)].sum()), "abnormal": int(counts[in_valid & (label == 1)].sum())},
+        "unique_sequences": {
+            k: per_sequence[k] for k in ("precision", "recall", "f1", "roc_auc", "pr_auc", "fpr")
+        },
+        "test_sessions": {
+            "normal": int(counts[test & (label == 0)].sum()),
+            "abnormal": int(counts[test & (label == 1)].sum()),
+        },
+        "test_sequences": {
+            "normal": int((test & (label == 0)).sum()),
+            "abnormal": int((test & (label == 1)).sum()),
+        },
+        "valid_sessions": {
+            "normal": int(counts[in_valid & (label == 0)].sum()),
+            "abnormal": int(counts[in_valid & (label == 1)].sum()),
+        },
         "removed_sessions": dict(removed),
-        "model": {"best_epoch": model.metrics.get("best_epoch"), "best_valid": model.metrics.get("best_valid")},
+        "model": {
+            "best_epoch": model.metrics.get("best_epoch"),
+            "best_valid": model.metrics.get("best_valid"),
+        },
         "train_seconds": round(train_s, 1),
         "score_seconds": round(score_s, 1),
         "protocol": "train hdfs_train normals only; test held-out normals (robust_log_* label 0) + hdfs_test_abnormal,"
@@ -201,9 +233,13 @@ BENCHMARKS = {"hdfs": _hdfs}
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: " + ", ".join(BENCHMARKS))
+    parser.add_argument(
+        "--only", default=",".join(BENCHMARKS), help="comma-separated: " + ", ".join(BENCHMARKS)
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work", type=Path, default=None, help="folder for intermediate Datasets (default: temp)")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="folder for intermediate Datasets (default: temp)"
+    )
     args = parser.parse_args(argv)
     names = [n for n in args.only.split(",") if n]
     unknown = [n for n in names if n not in BENCHMARKS]

@@ -351,6 +351,26 @@ def _negations(expr: Alternatives) -> list[Item]:
     return found
 
 
+def _possible(
+    expr: Alternatives, ctx: EventContext, lo: int, hi: int, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """Windows ``[starts, ends)`` of one user where every positive step of some chain is met at
+    least once: a necessary condition for a match, cheap to check for all windows at once."""
+    possible = np.zeros(len(starts), dtype=bool)
+    for chain in expr.chains:
+        ok = np.ones(len(starts), dtype=bool)
+        for item in chain.items:
+            if item.negated:
+                continue
+            if isinstance(item.node, Alternatives):
+                ok &= _possible(item.node, ctx, lo, hi, starts, ends)
+                continue
+            cum = np.concatenate([[0], np.cumsum(ctx.mask(item.node)[lo:hi])])
+            ok &= cum[ends] > cum[starts]
+        possible |= ok
+    return possible
+
+
 def evaluate_rules(rules: list[Any], ctx: EventContext) -> list[RuleMatch]:
     """The first match of every rule in every scoring unit (session or user) of ``ctx.frame``.
 
@@ -370,8 +390,13 @@ def evaluate_rules(rules: list[Any], ctx: EventContext) -> list[RuleMatch]:
         matcher = WindowMatcher(rule.expr, ctx)
         for _, lo, hi in frame.user_slices():
             ts = frame.ts[lo:hi]
+            candidates = np.flatnonzero(anchors[lo:hi])
+            if len(candidates) == 0:
+                continue
+            starts = np.searchsorted(ts, ts[candidates] - rule.window_ms, "left")
+            candidates = candidates[_possible(rule.expr, ctx, lo, hi, starts, candidates + 1)]
             done: set[str] = set()
-            for anchor in np.flatnonzero(anchors[lo:hi]) + lo:
+            for anchor in candidates + lo:
                 # without negations, a match whose latest witness is in a matched unit adds nothing,
                 # and one in another unit is found at that witness, which is an anchor itself
                 if not negations and frame.unit[anchor] in done:

@@ -150,11 +150,11 @@ class AnomalyDetector:
         frame = self.frame(table)
         if len(frame) == 0:
             return []
-        first = {}
-        for position in np.argsort(frame.ts, kind="stable"):
-            first.setdefault(frame.unit[position], int(frame.ts[position]))
+        keys, unit_index = np.unique(frame.unit.astype(str), return_inverse=True)
+        first = np.full(len(keys), np.iinfo(np.int64).max)
+        np.minimum.at(first, unit_index, frame.ts)
         period = np.empty(len(frame), dtype=np.int64)
-        period[frame.row] = [(first[u] - int(frame.ts.min())) // period_ms for u in frame.unit]
+        period[frame.row] = (first[unit_index] - frame.ts.min()) // period_ms
         session = np.empty(len(frame), dtype=object)
         session[frame.row] = frame.session
         # the session ids the whole log implies, so a part keeps them

@@ -68,6 +68,14 @@ class AmountStats:
     max: float
 
 
+def _quantile(ordered: np.ndarray, q: float) -> float:
+    """``np.quantile(values, q)`` (linear interpolation) of already sorted values, without its overhead."""
+    position = q * (len(ordered) - 1)
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    return float(ordered[below] + (position - below) * (ordered[above] - ordered[below]))
+
+
 @lru_cache(maxsize=8)
 def _hour_kernel(bandwidth_h: float) -> np.ndarray:
     # column k spreads one event at hour k over the circle; columns sum to 1
@@ -96,14 +104,14 @@ class UserProfile:
     def amount_stats(self) -> AmountStats:
         """Median, MAD, p90, p99 and max of the recent amounts (NaN when none)."""
         if self._stats is None:
-            values = np.fromiter(self.amounts, dtype=np.float64, count=len(self.amounts))
+            values = np.sort(np.fromiter(self.amounts, dtype=np.float64, count=len(self.amounts)))
             if len(values) == 0:
                 self._stats = AmountStats(0, *(math.nan,) * 5)
             else:
-                median = float(np.median(values))
-                p90, p99 = (float(q) for q in np.quantile(values, [0.9, 0.99]))
-                mad = float(np.median(np.abs(values - median)))
-                self._stats = AmountStats(len(values), median, mad, p90, p99, float(values.max()))
+                median = _quantile(values, 0.5)
+                mad = _quantile(np.sort(np.abs(values - median)), 0.5)
+                p90, p99 = _quantile(values, 0.9), _quantile(values, 0.99)
+                self._stats = AmountStats(len(values), median, mad, p90, p99, float(values[-1]))
         return self._stats
 
     def hour_probabilities(self, bandwidth_h: float = 1.0) -> np.ndarray:
@@ -219,9 +227,10 @@ class ProfileStore:
             payees = is_payee[lo:hi]
             _remember(profile.payees, frame.item[lo:hi][payees], ts[payees], cfg.max_values)
             amounts = frame.amount[lo:hi][is_amount[lo:hi]]
-            profile.amounts.extend(float(a) for a in amounts)
-            profile.n_amounts += len(amounts)
-            profile._stats = None
+            if len(amounts):
+                profile.amounts.extend(float(a) for a in amounts)
+                profile.n_amounts += len(amounts)
+                profile._stats = None
         return self
 
     # --- save / load ---------------------------------------------------------------------------
