@@ -95,3 +95,14 @@ def test_session_features_on_a_hand_written_session():
         1,
     )  # b bought unseen
     assert (row["share_browse"], row["share_convert"], row["share_payment"]) == (0.5, 0.5, 0)
+
+
+def test_first_touch_is_the_first_event_with_an_item_beyond_the_profile():
+    store = ProfileStore().update(habitual_history())  # items: mum, rent
+    events = [
+        {"user_id": "ann", "ts": 50 * D + 9 * H, "action": "view", "item_id": "shoes"},
+        {"user_id": "ann", "ts": 50 * D + 9 * H + 1, "action": "buy", "item_id": "shoes"},
+        {"user_id": "ann", "ts": 50 * D + 9 * H + 2, "action": "buy", "item_id": "hat"},
+        {"user_id": "ann", "ts": 50 * D + 9 * H + 3, "action": "transfer", "item_id": "mum", "amount": 100.0},
+    ]
+    assert deviation_features(store, events).column("first_touch").to_pylist() == [True, False, True, False]

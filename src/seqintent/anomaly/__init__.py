@@ -24,7 +24,14 @@ from seqintent.anomaly.detector import AnomalyDetector
 from seqintent.anomaly.features import deviation_features
 from seqintent.anomaly.profile import AmountStats, ProfileStore, UserProfile
 from seqintent.anomaly.risk import Reason, RiskResult
-from seqintent.anomaly.rules import Rule, RuleError, RuleSet, load_rules, predicate_catalogue
+from seqintent.anomaly.rules import (
+    Rule,
+    RuleError,
+    RuleSet,
+    example_rules_path,
+    load_rules,
+    predicate_catalogue,
+)
 
 __all__ = [
     "AmountStats",
@@ -43,6 +50,7 @@ __all__ = [
     "SignalWeights",
     "UserProfile",
     "deviation_features",
+    "example_rules_path",
     "load_rules",
     "predicate_catalogue",
 ]

@@ -19,6 +19,7 @@ FLAGS: dict[str, str] = {
     "new_device": "the event's device was never used by the user",
     "new_payee": "a payment action to a payee (item_id) the user never paid",
     "new_location": "the event's location was never seen for the user",
+    "first_touch": "the user's first event with this item (not in the profile, nor earlier in the events)",
     "unusual_hour": "the user is rarely active at this local hour",
     "over_p99": "the amount is above the user's 99th percentile",
     "new_user": "the user has less history than profile.min_history",

@@ -13,6 +13,7 @@ new_device          bool     device never used by the user
 device_share        float    share of the user's events on this device (0 when new)
 new_payee           bool     payment action to a payee (item_id) never paid before
 new_location        bool     location never seen for the user
+first_touch         bool     the user's first event with this item (not in the profile, not earlier here)
 hour_prob           float    smoothed probability of this local hour for the user (0–1)
 unusual_hour        bool     ``hour_prob`` below ``risk.unusual_hour_prob``
 hour_distance_h     float    circular distance (hours, 0–12) from the user's mean hour
@@ -48,6 +49,7 @@ class Deviations:
     device_share: np.ndarray
     new_payee: np.ndarray
     new_location: np.ndarray
+    first_touch: np.ndarray
     hour_prob: np.ndarray
     unusual_hour: np.ndarray
     hour_distance_h: np.ndarray
@@ -78,7 +80,7 @@ def compute_deviations(frame: EventFrame, store: ProfileStore, risk: RiskConfig)
     n = len(frame)
     cfg = store.config
     out = {name: np.full(n, np.nan) for name in Deviations.names()}
-    for name in ("new_device", "new_payee", "new_location", "unusual_hour", "over_p99"):
+    for name in ("new_device", "new_payee", "new_location", "first_touch", "unusual_hour", "over_p99"):
         out[name] = np.zeros(n, dtype=bool)
     out["history"] = np.zeros(n, dtype=np.int64)
     out["device_share"] = np.zeros(n)
@@ -111,6 +113,13 @@ def compute_deviations(frame: EventFrame, store: ProfileStore, risk: RiskConfig)
             bool(p) and item is not None and item not in profile.payees
             for p, item in zip(is_payee[sl], frame.item[sl], strict=True)
         ]
+        touched: set[str] = set()
+        first = np.zeros(hi - lo, dtype=bool)
+        for k, item in enumerate(frame.item[sl]):
+            if item is not None and item not in touched:
+                touched.add(item)
+                first[k] = item not in profile.items
+        out["first_touch"][sl] = first
         if frame.has_time and profile.hour_counts.sum() > 0:
             probs = profile.hour_probabilities(cfg.hour_bandwidth_h)
             out["hour_prob"][sl] = probs[hour_bin[sl]]

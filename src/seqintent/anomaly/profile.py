@@ -4,8 +4,8 @@ A profile is built from a user's history and updated incrementally, one batch of
 another: ``ProfileStore(cfg).update(a).update(b)`` equals ``ProfileStore(cfg).update(a + b)``.
 It records
 
-* how often each device, payee (the ``item_id`` of payment actions) and location was used, and
-  when last (at most ``max_values`` of each; the least recently used is forgotten first);
+* how often each device, payee (the ``item_id`` of payment actions), location and item was used,
+  and when last (at most ``max_values`` of each; the least recently used is forgotten first);
 * a 24-bin histogram of local hours, read circularly (23:00 is next to 00:00): a Gaussian kernel
   of ``hour_bandwidth_h`` smooths it into the probability of each hour, and the shortest arc of
   hours holding 80 % of the events is the user's "usual hours";
@@ -96,6 +96,7 @@ class UserProfile:
     hour_counts: np.ndarray = field(default_factory=lambda: np.zeros(HOURS, dtype=np.int64))
     devices: dict[str, Seen] = field(default_factory=dict)
     payees: dict[str, Seen] = field(default_factory=dict)
+    items: dict[str, Seen] = field(default_factory=dict)
     locations: dict[str, Seen] = field(default_factory=dict)
     amounts: deque[float] = field(default_factory=deque)
     n_amounts: int = 0
@@ -226,6 +227,7 @@ class ProfileStore:
             _remember(profile.locations, frame.location[lo:hi], ts, cfg.max_values)
             payees = is_payee[lo:hi]
             _remember(profile.payees, frame.item[lo:hi][payees], ts[payees], cfg.max_values)
+            _remember(profile.items, frame.item[lo:hi], ts, cfg.max_values)
             amounts = frame.amount[lo:hi][is_amount[lo:hi]]
             if len(amounts):
                 profile.amounts.extend(float(a) for a in amounts)
@@ -261,6 +263,7 @@ class ProfileStore:
                 "hour_counts": pa.array([p.hour_counts.tolist() for p in profiles], pa.list_(pa.int64())),
                 "devices": pa.array(seen_rows("devices"), seen_type),
                 "payees": pa.array(seen_rows("payees"), seen_type),
+                "items": pa.array(seen_rows("items"), seen_type),
                 "locations": pa.array(seen_rows("locations"), seen_type),
                 "amounts": pa.array([list(p.amounts) for p in profiles], pa.list_(pa.float64())),
                 "n_amounts": pa.array([p.n_amounts for p in profiles], pa.int64()),
@@ -279,6 +282,7 @@ class ProfileStore:
                 hour_counts=np.asarray(row["hour_counts"], dtype=np.int64),
                 devices={d["value"]: Seen(d["count"], d["last_ts"]) for d in row["devices"]},
                 payees={d["value"]: Seen(d["count"], d["last_ts"]) for d in row["payees"]},
+                items={d["value"]: Seen(d["count"], d["last_ts"]) for d in row["items"]},
                 locations={d["value"]: Seen(d["count"], d["last_ts"]) for d in row["locations"]},
                 amounts=deque(row["amounts"], maxlen=config.amount_window),
                 n_amounts=row["n_amounts"],

@@ -73,8 +73,8 @@ latest witness event, and each session gets at most one match per rule.
 * A name that is both an action and a family (``search``, ``review``) means the action.
 
 Predicates (FLAG)
-    ``new_device``, ``new_payee``, ``new_location``, ``unusual_hour``, ``over_p99``, ``new_user``
-    (see :mod:`seqintent.anomaly.features`); every canonical action (``login``, ``transfer``,
+    ``new_device``, ``new_payee``, ``new_location``, ``first_touch``, ``unusual_hour``, ``over_p99``,
+    ``new_user`` (see :mod:`seqintent.anomaly.features`); every canonical action (``login``, ``transfer``,
     ``delete_record`` …) and every action family (``payment``, ``account``, ``browse`` …).
 Fields
     numbers: ``amount``, ``hour`` (local, 0–23), ``weekday`` (0 = Monday), ``dwell`` (s), ``gap``
@@ -217,6 +217,22 @@ def load_rules(path: str | Path) -> RuleSet:
     except FileNotFoundError:
         raise RuleError("no such rule file", file=str(path)) from None
     return RuleSet.from_yaml(text, file=str(path))
+
+
+def example_rules_path(name: str) -> Path:
+    """The shipped example rule file ``name`` (``"finance"``): copy it and edit it.
+
+    Raises
+    ------
+    RuleError
+        If there is no such example; the message lists the ones there are.
+    """
+    folder = Path(__file__).parent / "examples"
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise RuleError("no such example rule file", value=name, candidates=close_names(name, names))
+    return path
 
 
 def predicate_catalogue() -> dict[str, dict[str, str]]:
