@@ -142,7 +142,7 @@ class RiskConfig(_Strict):
         default_factory=lambda: {"low": 25.0, "medium": 50.0, "high": 80.0, "critical": 95.0},
         description="risk (0–100) a rule of each severity adds when it matches",
     )
-    max_reasons: int = Field(6, ge=1, description="reasons kept per result, strongest first")
+    max_reasons: int = Field(8, ge=1, description="reasons kept per result, strongest first")
 
     @model_validator(mode="after")
     def _check(self) -> RiskConfig:
