@@ -45,6 +45,7 @@ def model(tmp_path):
         "users": 1,
         "events": 60,
         "rules": ["account_takeover"],
+        "surprise": None,
     }
     return tmp_path / "model"
 

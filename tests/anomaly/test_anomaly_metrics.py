@@ -38,6 +38,8 @@ def test_thresholds_chosen_on_one_set():
     m = detection_metrics(labels, scores, threshold=t)
     assert (m["fpr"], m["recall"]) == (0.01, 1.0)
     assert best_f1_threshold(labels, scores) == pytest.approx(0.95)
+    # the same recall with the widest margin: half way between the top normal and the lowest anomaly
+    assert threshold_at_fpr(labels, scores, 0.01, place="margin") == pytest.approx((0.9 + 0.95) / 2)
     # nothing reaches the budget: the threshold flags nothing
     assert (
         detection_metrics([0, 1], [1.0, 0.0], threshold=threshold_at_fpr([0, 1], [1.0, 0.0], 0.0))["tp"] == 0

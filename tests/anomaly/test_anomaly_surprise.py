@@ -145,3 +145,39 @@ def test_a_trained_transformer_finds_a_broken_cycle_and_survives_save_load(cycle
     loaded = AnomalyDetector.load(tmp_path / "m")
     assert loaded.calibration_ == detector.calibration_
     assert [r.to_dict() for r in loaded.score(normal + broken)] == [odd.to_dict(), ok.to_dict()]
+
+
+def test_cli_fit_with_a_sequence_model_then_score(cycle_model, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from seqintent.cli import main
+
+    ds, model = cycle_model
+    model.save_pretrained(tmp_path / "next-item")
+    result = CliRunner().invoke(
+        main,
+        [
+            "anomaly",
+            "fit",
+            str(ds.path),
+            "-o",
+            str(tmp_path / "risk"),
+            "--sequence-model",
+            str(tmp_path / "next-item"),
+            "--top-g",
+            "1",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["surprise"]["top_g"] == 1
+    events = tmp_path / "today.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in _cycle("odd", 1, [0, 1, 2, 1, 2, 0])))
+    result = CliRunner().invoke(
+        main, ["anomaly", "score", str(tmp_path / "risk"), "--events", str(events), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    (odd,) = json.loads(result.output)["results"]
+    assert odd["reasons"][0].startswith('event order unlike any seen: "g1i2" → "g1i1"')

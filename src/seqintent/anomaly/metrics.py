@@ -89,16 +89,35 @@ def fpr_at_recall(
 
 
 def threshold_at_fpr(
-    labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, max_fpr: float = 0.01
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    max_fpr: float = 0.01,
+    *,
+    place: str = "lowest",
 ) -> float:
-    """The lowest threshold whose false-positive rate stays within ``max_fpr`` (highest recall)."""
+    """A threshold reaching the highest recall whose false-positive rate stays within ``max_fpr``.
+
+    Several thresholds may reach that recall: ``place="lowest"`` takes the lowest (the whole
+    false-positive budget is spent), ``place="margin"`` the midpoint between the lowest anomaly
+    score it keeps and the highest normal score below that (the widest margin on both sides,
+    usually far fewer false positives for the same recall).
+    """
     y, s = _check(labels, scores)
     n_neg = int(len(y) - y.sum())
-    _, fp, thresholds = _curve(y, s)
+    tp, fp, thresholds = _curve(y, s)
     within = fp / max(n_neg, 1) <= max_fpr + 1e-12
     if not within.any():
         return float(np.nextafter(thresholds[0], np.inf))  # flag nothing
-    return float(thresholds[np.flatnonzero(within)[-1]])
+    lowest = np.flatnonzero(within)[-1]
+    if place == "lowest":
+        return float(thresholds[lowest])
+    if place != "margin":
+        raise ValueError(f"place must be 'lowest' or 'margin' (got {place!r})")
+    highest = int(np.flatnonzero(tp == tp[lowest])[0])  # the highest threshold with the same recall
+    below = s[(y == 0) & (s < thresholds[highest])]
+    if len(below) == 0:
+        return float(thresholds[highest])
+    return float((thresholds[highest] + below.max()) / 2)
 
 
 def best_f1_threshold(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:

@@ -52,6 +52,14 @@ def _read_config(path: str | None):  # -> AnomalyConfig
     "--config", "config_path", type=click.Path(), help="YAML/JSON anomaly config (profile, risk, unit)."
 )
 @click.option("--split", default="train", show_default=True, help="Dataset split the profiles learn from.")
+@click.option(
+    "--sequence-model",
+    type=click.Path(),
+    help="Model folder of `seqintent train`: adds sequence surprise (copied into the anomaly model).",
+)
+@click.option(
+    "--top-g", default=9, show_default=True, help="Surprise: an item outside the model's top g is unexpected."
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing model folder.")
 @json_option
 @handle_errors
@@ -61,6 +69,8 @@ def fit_command(
     rules_path: str | None,
     config_path: str | None,
     split: str,
+    sequence_model: str | None,
+    top_g: int,
     overwrite: bool,
     as_json: bool,
 ) -> None:
@@ -70,18 +80,21 @@ def fit_command(
     """
     from seqintent.anomaly import AnomalyDetector, RuleSet, load_rules
     from seqintent.anomaly._events import read_events_file
+    from seqintent.anomaly.surprise import SequenceSurprise
     from seqintent.data import load_dataset
 
     config = _read_config(config_path)
     rules = load_rules(rules_path) if rules_path else RuleSet.empty()
+    surprise = SequenceSurprise.from_model_folder(sequence_model, top_g=top_g) if sequence_model else None
     source = load_dataset(data) if Path(data).is_dir() else read_events_file(data)
-    detector = AnomalyDetector(config, rules).fit(source, split=split)
+    detector = AnomalyDetector(config, rules, surprise).fit(source, split=split)
     path = detector.save(out, overwrite=overwrite)
     summary = {
         "model": str(path),
         "users": len(detector.profiles_),
         "events": detector.fitted_events_,
         "rules": [r.name for r in rules],
+        "surprise": detector.calibration_.to_dict() if detector.calibration_ else None,
     }
     if as_json:
         print_json(summary)
