@@ -2,10 +2,12 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from seqintent.anomaly import AnomalyDetector
 from seqintent.cli import main
+from seqintent.errors import ColumnError
 from seqintent.ingest import ingest
 
 LOG = """\
@@ -62,3 +64,38 @@ def test_cli_fit_from_a_dataset_folder(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["events"] == 3
     assert AnomalyDetector.load(tmp_path / "m").config.profile.timezone == "Asia/Tokyo"
+
+
+LABELLED = {
+    "train": ["a,1000,login,phone,0", "a,2000,login,phone,0", "a,3000,login,phone,0"],
+    "valid": ["v1,4000,login,phone,0", "v2,5000,login,pc,1"],
+    "test": ["t1,6000,login,phone,0", "t2,7000,login,pc,1", "t3,8000,logout,pc,0"],
+}
+
+
+def test_evaluate_anomalies_on_a_labelled_dataset(tmp_path):
+    from seqintent.anomaly import AnomalyConfig, RuleSet
+    from seqintent.anomaly.evaluation import evaluate_anomalies
+
+    source = {
+        "user_id": "uid",
+        "time": {"column": "t", "unit": "ms"},
+        "action": {"column": "act"},
+        "device": "dev",
+    }
+    sources = []
+    for part, rows in LABELLED.items():
+        (tmp_path / f"{part}.csv").write_text("uid,t,act,dev,lab\n" + "\n".join(rows) + "\n")
+        sources.append({**source, "path": f"{part}.csv", "split": part, "attrs": {"label": "lab"}})
+    ds = ingest(
+        tmp_path, {"name": "labelled", "sources": sources, "split": {"kind": "given"}}, tmp_path / "ds"
+    )
+    rules = RuleSet.from_yaml("rules:\n  - name: pc\n    when: 'device == \"pc\" AND login'\n    risk: 70\n")
+    detector = AnomalyDetector(AnomalyConfig(unit="user"), rules).fit(ds)
+    out = evaluate_anomalies(detector, ds)
+    assert (out["threshold"], out["threshold_from"]) == (70.0, "valid")
+    m = out["metrics"]
+    assert (m["tp"], m["fp"], m["fn"], m["n"]) == (1, 0, 0, 3)
+    assert (m["precision"], m["recall"], m["roc_auc"]) == (1.0, 1.0, 1.0)
+    with pytest.raises(ColumnError, match="no such event attribute"):
+        evaluate_anomalies(detector, ds, label_attr="lable")
