@@ -176,6 +176,20 @@ MANIFEST_KIND_DATASET = "seqintent.dataset"
 DATASET_FORMAT_VERSION = 1
 
 
+class AnomalyFiles:
+    """File names and kinds of the anomaly stage's folders (profiles, anomaly model)."""
+
+    KIND_PROFILES = "seqintent.profiles"
+    KIND_MODEL = "seqintent.anomaly"
+    FORMAT_VERSION = 1
+    CONFIG = "config.json"
+    PROFILES = "profiles.parquet"
+    PROFILES_DIR = "profiles"  # a profiles folder inside an anomaly model folder
+    RULES = "rules.yaml"
+    SURPRISE = "surprise.json"  # top-g and calibration of the sequence-surprise signal
+    SEQUENCE_MODEL_DIR = "sequence_model"  # the next-item Model folder the surprise uses
+
+
 class ModelFiles:
     """File names inside a Model folder (written by ``seqintent train``)."""
 
