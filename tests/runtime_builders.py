@@ -9,6 +9,8 @@ a trained model has something real to learn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,12 @@ def rich_events(users: int = 60, length: int = 30, groups: int = 6, seed: int = 
         for step in range(length):
             t += int(rng.choice(GAPS_MS))
             action = str(rng.choice(ACTIONS))
-            event: dict[str, Any] = {"event_id": f"u{u}-{step}", "user_id": f"u{u}", "ts": t, "action": action}
+            event: dict[str, Any] = {
+                "event_id": f"u{u}-{step}",
+                "user_id": f"u{u}",
+                "ts": t,
+                "action": action,
+            }
             if action != "search":
                 event["item_id"] = f"g{g}i{walk[phase % 4]}"
                 event["category"] = f"c{g}"
@@ -81,3 +88,26 @@ def trained_model(root: Path, variant: str) -> tuple[Dataset, list[dict[str, Any
     out = root / f"model-{variant}"
     train_next_item(ds, NextItemConfig.load(VARIANTS[variant]), out=out)
     return ds, events, out
+
+
+@dataclass
+class Exported:
+    """A trained model of the rich log and its Runtime folder."""
+
+    dataset: Dataset
+    events: list[dict[str, Any]]
+    model: Path
+    runtime: Path
+
+
+_BUILT: dict[str, Exported] = {}
+
+
+def exported_model(variant: str, root: Callable[[str], Path]) -> Exported:
+    """Train and export a variant once per process (``root(name)`` gives a fresh folder)."""
+    if variant not in _BUILT:
+        from seqintent.runtime import export_runtime
+
+        ds, events, model = trained_model(root(f"runtime-{variant}"), variant)
+        _BUILT[variant] = Exported(ds, events, model, export_runtime(model, int8=True))
+    return _BUILT[variant]

@@ -6,41 +6,17 @@ truncation); ``exported_plain`` on the plain one only, for tests whose subject i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
 import pytest
-from runtime_builders import VARIANTS, trained_model
-
-from seqintent.data import Dataset
-
-_BUILT: dict[str, Exported] = {}
-
-
-@dataclass
-class Exported:
-    dataset: Dataset
-    events: list[dict[str, Any]]
-    model: Path
-    runtime: Path
-
-
-def _build(variant: str, factory: pytest.TempPathFactory) -> Exported:
-    pytest.importorskip("onnxruntime")
-    if variant not in _BUILT:
-        from seqintent.runtime import export_runtime
-
-        ds, events, model = trained_model(factory.mktemp(f"runtime-{variant}"), variant)
-        _BUILT[variant] = Exported(ds, events, model, export_runtime(model, int8=True))
-    return _BUILT[variant]
+from runtime_builders import VARIANTS, Exported, exported_model
 
 
 @pytest.fixture(scope="session", params=sorted(VARIANTS))
 def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Exported:
-    return _build(request.param, tmp_path_factory)
+    pytest.importorskip("onnxruntime")
+    return exported_model(request.param, tmp_path_factory.mktemp)
 
 
 @pytest.fixture(scope="session")
 def exported_plain(tmp_path_factory: pytest.TempPathFactory) -> Exported:
-    return _build("plain", tmp_path_factory)
+    pytest.importorskip("onnxruntime")
+    return exported_model("plain", tmp_path_factory.mktemp)

@@ -2,75 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from service_builders import NO_REDIS, REDIS_SERVER, RedisServer, make_keys
 
 from seqintent.serve.store import EventStore, open_store
-
-REDIS_SERVER = shutil.which("redis-server")
-NO_REDIS = "redis-server is not installed (apt-get install -y redis-server; .ci/run installs it)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A redis-server process in its own folder, with an append-only file fsynced on every write."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        assert REDIS_SERVER is not None
-        self.process = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.folder),
-                "--appendonly", "yes",
-                "--appendfsync", "always",
-                "--save", "",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"redis-server did not answer on port {self.port}")
-
-    def stop(self, *, kill: bool = False) -> None:
-        if self.process is not None:
-            if kill:
-                self.process.kill()
-            else:
-                self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @pytest.fixture(scope="session")
@@ -109,3 +48,40 @@ def make_store(store_url: str) -> Iterator:
     yield make
     for store in opened:
         store.close()
+
+
+@pytest.fixture(scope="session")
+def exported_plain(tmp_path_factory: pytest.TempPathFactory):
+    """The small trained model of tests/runtime_builders.py and its Runtime folder."""
+    pytest.importorskip("onnxruntime")
+    from runtime_builders import exported_model
+
+    return exported_model("plain", tmp_path_factory.mktemp)
+
+
+@pytest.fixture()
+def serve(exported_plain, tmp_path):
+    """Start apps on a Runtime: ``serve(store_url=..., **settings)`` gives an entered TestClient."""
+    from fastapi.testclient import TestClient
+
+    from seqintent.serve import ServeSettings, create_app
+
+    clients = []
+
+    def start(store_url: str | None = None, **settings):
+        url = store_url or f"sqlite:///{tmp_path}/events.db"
+        app = create_app(exported_plain.runtime, ServeSettings(store=url, **settings), keys=make_keys())
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    def stop(client) -> None:
+        """Shut an app down (its lifespan closes the engine and the store), as a restart would."""
+        clients.remove(client)
+        client.__exit__(None, None, None)
+
+    start.stop = stop
+    yield start
+    for client in clients:
+        client.__exit__(None, None, None)

@@ -207,7 +207,7 @@ def test_a_killed_writer_loses_no_acknowledged_event(store_url: str) -> None:
 
 
 def test_redis_server_restart_loses_no_acknowledged_event(tmp_path: Path) -> None:
-    from conftest import REDIS_SERVER, RedisServer
+    from service_builders import REDIS_SERVER, RedisServer
 
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")
