@@ -60,7 +60,7 @@ def assemble(config: DatasetConfig, events: SortedEvents) -> Assembled:
         kept=np.empty(0, dtype=np.int64), offsets=np.zeros(1, dtype=np.int64), fields={}, vocabs={}
     )
     alive = np.ones(n, dtype=bool)
-    user_run = np.cumsum(events.user_new) - 1 if n else np.zeros(0, dtype=np.int64)
+    user_run = events.user.codes  # dense, in sort order: one code per user
     item_codes = events.item.codes if events.item is not None else np.full(n, -1, dtype=np.int32)
     cleaning = config.cleaning
     if cleaning.min_dwell_s is not None:
@@ -91,7 +91,7 @@ def assemble(config: DatasetConfig, events: SortedEvents) -> Assembled:
     first[1:] = runs[1:] != runs[:-1]
     starts = np.flatnonzero(first)
     out.offsets = np.append(starts, len(kept)).astype(np.int64)
-    user_ids = id_text(events.user.take(pa.array(kept[starts], type=pa.int64())))
+    user_ids = id_text(events.user.values.take(pa.array(events.user.codes[kept[starts]], type=pa.int64())))
     out.vocabs[Vocabularies.USERS] = user_vocab(user_ids, np.diff(out.offsets))
 
     fields: dict[str, np.ndarray] = {}

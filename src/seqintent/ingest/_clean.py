@@ -28,6 +28,32 @@ def misclick_mask(
     return short & np.isin(action, actions)
 
 
+def grouped_order(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Stable order by several non-negative integer keys (first = major), and "same keys as previous".
+
+    Packs the keys and the position into one int64 and sorts the values (much faster than
+    ``np.lexsort``); falls back to ``np.lexsort`` when they do not fit in 63 bits.
+    """
+    n = len(keys[0])
+    pos_bits = max((n - 1).bit_length(), 1)
+    widths = [max(int(k.max()).bit_length(), 1) if n else 1 for k in keys]
+    if sum(widths) + pos_bits <= 63:
+        packed = np.zeros(n, dtype=np.int64)
+        for k, w in zip(keys, widths, strict=True):
+            packed = (packed << w) | k.astype(np.int64, copy=False)
+        packed = (packed << pos_bits) | np.arange(n, dtype=np.int64)
+        packed.sort()
+        order = packed & ((1 << pos_bits) - 1)
+        group = packed >> pos_bits
+        same = np.zeros(n, dtype=bool)
+        same[1:] = group[1:] == group[:-1]
+        return order, same
+    order = np.lexsort((np.arange(n), *reversed(keys)))
+    same = np.zeros(n, dtype=bool)
+    same[1:] = np.logical_and.reduce([k[order][1:] == k[order][:-1] for k in keys])
+    return order, same
+
+
 def duplicate_mask(
     user: np.ndarray,
     item: np.ndarray,
@@ -47,7 +73,7 @@ def duplicate_mask(
     idx = np.flatnonzero(alive)
     if len(idx) < 2:
         return out
-    u, i, a, t = user[idx], item[idx], action[idx], ts[idx]
+    u, i, a, t = user[idx], item[idx] + 1, action[idx], ts[idx]
     if within_ms == 0:
         # only events sharing user and timestamp can repeat each other: look at those groups alone
         tie = np.zeros(len(idx), dtype=bool)
@@ -58,20 +84,13 @@ def duplicate_mask(
         if len(cand) == 0:
             return out
         group = np.cumsum(~tie[cand])
-        order = np.lexsort((cand, a[cand], i[cand], group))
-        c = cand[order]
-        same = np.zeros(len(c), dtype=bool)
-        same[1:] = (group[order][1:] == group[order][:-1]) & (i[c][1:] == i[c][:-1]) & (a[c][1:] == a[c][:-1])
-        out[idx[c[same]]] = True
+        order, same = grouped_order([group, i[cand], a[cand]])
+        out[idx[cand[order[same]]]] = True
         return out
-    order = np.lexsort((np.arange(len(idx)), a, i, u))  # stable: time order kept within a key
-    key_same = (
-        (u[order][1:] == u[order][:-1]) & (i[order][1:] == i[order][:-1]) & (a[order][1:] == a[order][:-1])
-    )
-    close = (t[order][1:] - t[order][:-1]) <= within_ms
-    dup = np.zeros(len(idx), dtype=bool)
-    dup[order[1:][key_same & close]] = True
-    out[idx[dup]] = True
+    order, same = grouped_order([u, i, a])
+    close = np.zeros(len(idx), dtype=bool)
+    close[1:] = (t[order][1:] - t[order][:-1]) <= within_ms
+    out[idx[order[same & close]]] = True
     return out
 
 

@@ -1,7 +1,11 @@
-"""One sort: events still in play, by (user, time, input order), as numpy arrays.
+"""One ordering: events still in play, by (user, time, input order), as numpy arrays.
 
-DuckDB sorts and maps raw actions to canonical ones in the same query; every later step (cleaning
-rules, vocabularies, gaps, sessions, splits) is a linear pass over these arrays.
+The event table is scanned once in input order (DuckDB maps raw actions to canonical codes in the
+same scan). The order itself comes from one ``np.sort`` of packed 64-bit keys
+``user rank | time | position`` when they fit in 63 bits (the position makes every key unique,
+so the sort is stable and the permutation is read back from the low bits); otherwise DuckDB sorts
+the keys. Every later step (cleaning rules, vocabularies, gaps, sessions, splits) is a linear pass
+over the sorted arrays.
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ import pyarrow.compute as pc
 
 from seqintent.ingest._load import EVENTS
 from seqintent.ingest._mapping import REASON, SOURCE
-from seqintent.ingest._sql import ident, is_integer, literal
+from seqintent.ingest._sql import ident, literal
+from seqintent.ingest._vocab import integer_key
 from seqintent.schema.columns import Columns
 
 _CASE_LIMIT = 64  # up to this many (source, raw action) pairs, map with CASE; beyond, with a join
 ORD = "_ord"
 _CODE = "_action_code"
-_UKEY = "_user_key"
 
 
 @dataclass
@@ -37,7 +41,7 @@ class SortedEvents:
     """Events in play, sorted by user, time, input order (all arrays aligned)."""
 
     ord: np.ndarray  # int64: rowid in the event table (= input order)
-    user: pa.Array  # raw user ids
+    user: Coded  # codes are user ranks: equal codes are one user, increasing along the arrays
     user_new: np.ndarray  # bool: first event of a user
     action: np.ndarray  # int16: index into CANONICAL_ACTIONS
     ts: np.ndarray | None
@@ -57,56 +61,102 @@ def _action_sql(
     con: duckdb.DuckDBPyConnection, action_map: dict[tuple[int, str | None], int], multi: bool
 ) -> tuple[str, str]:
     """SQL for the canonical action code, and a join clause (empty when CASE does it)."""
-    known = {k: v for k, v in action_map.items() if k[1] is not None}
+    known = sorted(((k, v) for k, v in action_map.items() if k[1] is not None), key=lambda kv: kv[0])
     if len(known) <= _CASE_LIMIT:
         whens = []
-        for (src, raw), code in sorted(known.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        for (src, raw), code in known:
             cond = f"e.{Columns.ACTION_RAW} = {literal(raw)}"
             if multi:
                 cond = f"e.{SOURCE} = {src} AND {cond}"
             whens.append(f"WHEN {cond} THEN {code}")
         body = " ".join(whens) if whens else "WHEN false THEN 0"
         return f"CAST(CASE {body} END AS SMALLINT)", ""
-    rows = sorted(known.items(), key=lambda kv: (kv[0][0], kv[0][1]))
     table = pa.table(
         {
-            "src": pa.array([k[0] for k, _ in rows], pa.uint8()),
-            "raw": pa.array([k[1] for k, _ in rows], pa.string()),
-            "code": pa.array([v for _, v in rows], pa.int16()),
+            "src": pa.array([k[0] for k, _ in known], pa.uint8()),
+            "raw": pa.array([k[1] for k, _ in known], pa.string()),
+            "code": pa.array([v for _, v in known], pa.int16()),
         }
     )
     con.register("_action_map", table)
-    join = f"JOIN _action_map m ON m.src = e.{SOURCE} AND m.raw = e.{Columns.ACTION_RAW}"
-    return "m.code", join
+    return "m.code", f"JOIN _action_map m ON m.src = e.{SOURCE} AND m.raw = e.{Columns.ACTION_RAW}"
 
 
-def _user_order(con: duckdb.DuckDBPyConnection, user_type: str) -> str:
-    """ORDER BY key of users: numeric when every id is an integer, else the raw value."""
-    if is_integer(user_type):
-        return Columns.USER
+def _bits(n: int) -> int:
+    return max(int(n).bit_length(), 1)
+
+
+def _user_ranks(user: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Rank codes of users in vocabulary order (numeric when all ids are integers, else text)."""
+    if pa.types.is_integer(user.type) and user.null_count == 0 and len(user):
+        values = user.to_numpy().astype(np.int64, copy=False)
+        low = int(values.min())
+        if int(values.max()) - low < 4 * len(values):  # dense enough: the id itself is the rank
+            return values - low, user  # the caller rebuilds the values at each user's first event
+    encoded = pc.dictionary_encode(user)
+    dictionary = encoded.dictionary
+    keys = {"text": dictionary.cast(pa.string())}
+    order_by = [("text", "ascending")]
+    numeric = integer_key(dictionary)
+    if numeric is not None:
+        keys = {"number": numeric, **keys}
+        order_by = [("number", "ascending"), *order_by]
+    order = pc.sort_indices(pa.table(keys), sort_keys=order_by).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return rank[codes], dictionary.take(pa.array(order))
+
+
+def _packed_order(rank: np.ndarray, ts: np.ndarray | None) -> np.ndarray | None:
+    """The stable order by (rank, ts, position) from one sort of packed keys, or None if they do not fit."""
+    n = len(rank)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    b_pos = _bits(n - 1)
+    b_rank = _bits(int(rank.max()))
+    parts = [(rank, b_rank)]
+    if ts is not None:
+        rel = ts - int(ts.min())
+        if not np.any(rel % 1000):
+            rel = rel // 1000  # whole seconds: 10 fewer bits
+        parts.append((rel, _bits(int(rel.max()))))
+    if sum(b for _, b in parts) + b_pos > 64:
+        return None
+    key = np.zeros(n, dtype=np.uint64)
+    for values, width in parts:
+        key <<= np.uint64(width)
+        key |= values.astype(np.uint64)
+    key <<= np.uint64(b_pos)
+    key |= np.arange(n, dtype=np.uint64)
+    key.sort()
+    return (key & np.uint64((1 << b_pos) - 1)).astype(np.int64)
+
+
+def _duckdb_order(
+    con: duckdb.DuckDBPyConnection, scan: str, ords: np.ndarray, user_type: str, has_time: bool
+) -> np.ndarray:
+    """Positions (in the scan's order) sorted by (user, time, input order), by DuckDB."""
     if user_type == "VARCHAR":
-        all_int = con.execute(
-            f"SELECT coalesce(bool_and(TRY_CAST({Columns.USER} AS HUGEINT) IS NOT NULL), false) "
-            f"FROM {EVENTS} WHERE {REASON} = 0"
-        ).fetchall()[0][0]
-        if all_int:
-            return f"TRY_CAST({Columns.USER} AS HUGEINT), {Columns.USER}"
-    return Columns.USER
+        user_key = f"TRY_CAST({Columns.USER} AS HUGEINT) NULLS LAST, {Columns.USER}"
+    else:
+        user_key = Columns.USER
+    keys = [user_key] + ([Columns.TIME] if has_time else []) + [ORD]
+    sorted_ords = con.execute(f"SELECT {ORD} FROM ({scan}) ORDER BY {', '.join(keys)}").fetchnumpy()[ORD]
+    position = np.empty(int(ords[-1]) + 1 if len(ords) else 0, dtype=np.int64)
+    position[ords] = np.arange(len(ords))
+    return position[sorted_ords.astype(np.int64, copy=False)]
 
 
-def _coded(column: pa.ChunkedArray) -> Coded:
+def _coded(column: pa.ChunkedArray, perm: np.ndarray) -> Coded:
     encoded = pc.dictionary_encode(column.combine_chunks())
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    return Coded(codes, encoded.dictionary)
+    return Coded(codes[perm], encoded.dictionary)
 
 
-def _floats(column: pa.ChunkedArray) -> np.ndarray:
-    return (
-        column.combine_chunks()
-        .fill_null(np.nan)
-        .to_numpy(zero_copy_only=False)
-        .astype(np.float64, copy=False)
-    )
+def _floats(column: pa.ChunkedArray, perm: np.ndarray) -> np.ndarray:
+    values = column.combine_chunks().fill_null(np.nan).to_numpy(zero_copy_only=False)
+    return values.astype(np.float64, copy=False)[perm]
 
 
 def fetch_sorted(
@@ -135,44 +185,47 @@ def fetch_sorted(
     select += [f"e.{ident(c)}" for c in ([Columns.TIME] if has_time else []) + wanted]
     if multi_source:
         select.append(f"e.{SOURCE}")
-    keys = [_user_order(con, types[Columns.USER])] + ([Columns.TIME] if has_time else []) + [ORD]
-    sql = (
-        f"SELECT * FROM (SELECT {', '.join(select)} FROM {EVENTS} e {join} WHERE e.{REASON} = 0) "
-        f"WHERE {_CODE} IS NOT NULL ORDER BY {', '.join(keys)}"
-    )
-    table = con.sql(sql).to_arrow_table()
+    scan = f"SELECT * FROM (SELECT {', '.join(select)} FROM {EVENTS} e {join} WHERE e.{REASON} = 0) "
+    scan += f"WHERE {_CODE} IS NOT NULL"
+    if join:
+        scan += f" ORDER BY {ORD}"  # a join does not keep the input order
+    table = con.sql(scan).to_arrow_table()
+    ords = table.column(ORD).to_numpy().astype(np.int64, copy=False)
+    ts = table.column(Columns.TIME).to_numpy().astype(np.int64, copy=False) if has_time else None
     user = table.column(Columns.USER).combine_chunks()
-    n = table.num_rows
-    user_new = np.ones(n, dtype=bool)
-    if n > 1:
-        if pa.types.is_integer(user.type):
-            u = user.to_numpy()
-            user_new[1:] = u[1:] != u[:-1]
-        else:
-            user_new[1:] = pc.not_equal(user.slice(1), user.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    rank, user_values = _user_ranks(user)
+    perm = _packed_order(rank, ts)
+    if perm is None:
+        perm = _duckdb_order(con, scan, ords, types[Columns.USER], has_time)
+    rank = rank[perm]
+    user_new = np.ones(len(rank), dtype=bool)
+    user_new[1:] = rank[1:] != rank[:-1]
+    if user_values is user:  # integer ids ranked by value: keep the ids of each user's first event
+        user_values = user.take(pa.array(perm[user_new]))
+        rank = np.cumsum(user_new, dtype=np.int64) - 1
 
-    def col(name: str) -> pa.ChunkedArray | None:
+    def column(name: str) -> pa.ChunkedArray | None:
         return table.column(name) if name in table.column_names else None
 
     def coded(name: str) -> Coded | None:
-        c = col(name)
-        return None if c is None else _coded(c)
+        c = column(name)
+        return None if c is None else _coded(c, perm)
 
     def floats(name: str) -> np.ndarray | None:
-        c = col(name)
-        return None if c is None else _floats(c)
+        c = column(name)
+        return None if c is None else _floats(c, perm)
 
     return SortedEvents(
-        ord=table.column(ORD).to_numpy().astype(np.int64, copy=False),
-        user=user,
+        ord=ords[perm],
+        user=Coded(rank, user_values),
         user_new=user_new,
-        action=table.column(_CODE).to_numpy().astype(np.int16, copy=False),
-        ts=table.column(Columns.TIME).to_numpy().astype(np.int64, copy=False) if has_time else None,
+        action=table.column(_CODE).to_numpy().astype(np.int16, copy=False)[perm],
+        ts=ts[perm] if ts is not None else None,
         item=coded(Columns.ITEM),
         category=coded(Columns.CATEGORY),
         device=coded(Columns.DEVICE),
         session=coded(Columns.SESSION),
         dwell=floats(Columns.DWELL),
         amount=floats(Columns.AMOUNT),
-        source=table.column(SOURCE).to_numpy() if multi_source else None,
+        source=table.column(SOURCE).to_numpy()[perm] if multi_source else None,
     )

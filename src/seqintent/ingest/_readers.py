@@ -163,31 +163,70 @@ def _read_error(file: InputFile, exc: duckdb.Error, what: str) -> DataError:
 # --- text tables ---------------------------------------------------------------------------------
 
 
-def _csv_args(file: InputFile, spec: _TableSource, types: dict[str, str], tag: str | None) -> str:
+_SNIFFED = ", ".join(
+    (
+        "Delimiter",
+        "Quote",
+        "Escape",
+        "NewLineDelimiter",
+        "Comment",
+        "SkipRows",
+        "HasHeader",
+        "Columns",
+        "DateFormat",
+        "TimestampFormat",
+    )
+)
+
+
+def _given_args(file: InputFile, spec: _TableSource) -> list[str]:
+    """read_csv options the config fixes (the sniffer guesses the rest)."""
     args = [literal(str(file.path))]
     delimiter = "\t" if file.format == "tsv" and spec.delimiter is None else spec.delimiter
     if delimiter is not None:
         args.append(f"delim={literal(delimiter)}")
-    header = spec.header
+    if spec.header is not None:
+        args.append(f"header={literal(spec.header)}")
     if spec.columns:
         args.append(f"names={string_list(spec.columns)}")
-        header = False if header is None else header
-    if header is not None:
-        args.append(f"header={literal(header)}")
     if spec.null_values:
         args.append(f"nullstr={string_list(spec.null_values)}")
     if spec.encoding != "utf-8":
         args.append(f"encoding={literal(spec.encoding)}")
-    if types:
-        args.append(
-            "types={" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in sorted(types.items())) + "}"
-        )
     args.append(f"max_line_size={_MAX_LINE}")
-    if tag is not None:
-        args.append(
-            f"store_rejects=true, rejects_table={literal('rej_' + tag)}, "
-            f"rejects_scan={literal('rejscan_' + tag)}"
-        )
+    return args
+
+
+def _read_args(
+    file: InputFile, spec: _TableSource, sniffed: tuple, columns: dict[str, str], header: bool
+) -> str:
+    """read_csv options that repeat the sniffed dialect, so the file is not sniffed again."""
+    delim, quote, escape, new_line, comment, skip, _, _, date_format, timestamp_format = sniffed
+
+    def text(value: str) -> str:
+        return literal("" if value == "(empty)" else value)
+
+    args = [
+        literal(str(file.path)),
+        "auto_detect=false",
+        f"delim={text(delim)}",
+        f"quote={text(quote)}",
+        f"escape={text(escape)}",
+        f"new_line={text(new_line)}",
+        f"comment={text(comment)}",
+        f"skip={int(skip or 0)}",
+        f"header={literal(header)}",
+        "columns={" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in columns.items()) + "}",
+        f"max_line_size={_MAX_LINE}",
+    ]
+    if spec.null_values:
+        args.append(f"nullstr={string_list(spec.null_values)}")
+    if spec.encoding != "utf-8":
+        args.append(f"encoding={literal(spec.encoding)}")
+    if date_format:
+        args.append(f"dateformat={literal(date_format)}")
+    if timestamp_format:
+        args.append(f"timestampformat={literal(timestamp_format)}")
     return ", ".join(args)
 
 
@@ -203,44 +242,47 @@ def open_csv(
 ) -> RawInput:
     """A text table; ``staged`` copies it into a table first so that ``row_no`` exists.
 
-    ``text_columns`` are read as VARCHAR whatever DuckDB would guess (a time with a ``format``
-    must reach ``strptime`` as written, not as a guessed TIMESTAMP).
+    The file is sniffed once (dialect, header, column types); the read repeats what was found.
+    ``types`` overrides column types; ``text_columns`` are read as VARCHAR whatever DuckDB would
+    guess (a time with a ``format`` must reach ``strptime`` as written, not as a guessed TIMESTAMP).
     """
-    sniff_args = _csv_args(file, spec, types, None)
     try:
-        described = con.execute(
-            f"DESCRIBE SELECT * FROM read_csv({sniff_args}, ignore_errors=true)"
-        ).fetchall()
         sniffed = con.execute(
-            f"SELECT HasHeader, SkipRows FROM sniff_csv({sniff_args}, ignore_errors=true)"
+            f"SELECT {_SNIFFED} FROM sniff_csv({', '.join(_given_args(file, spec))}, ignore_errors=true)"
         ).fetchall()[0]
     except duckdb.Error as exc:
         raise _read_error(file, exc, "a delimited text table") from None
-    columns = {name: sql_type for name, sql_type, *_ in described}
-    forced = {c: "VARCHAR" for c in text_columns if c in columns and columns[c] != "VARCHAR"}
-    if forced:
-        types = {**forced, **types}
-        columns.update(forced)
-        sniff_args = _csv_args(file, spec, types, None)
-    has_header = spec.header if spec.header is not None else (False if spec.columns else bool(sniffed[0]))
-    header_lines = int(sniffed[1] or 0) + int(has_header)
-    args = _csv_args(file, spec, types, tag)
+    columns = {c["name"]: c["type"] for c in sniffed[7]}
+    if spec.columns and len(spec.columns) != len(columns):
+        raise DataError(
+            f"the config names {len(spec.columns)} columns but the file has {len(columns)}",
+            file=str(file.path),
+            value=spec.columns,
+            fix="list one name per column under `columns`, or check the `delimiter`",
+        )
+    columns.update({c: "VARCHAR" for c in text_columns if c in columns})
+    columns.update({c: t for c, t in types.items() if c in columns})
+    header = spec.header if spec.header is not None else bool(sniffed[6])
+    read_args = _read_args(file, spec, sniffed, columns, header)
+    rejects = (
+        f"store_rejects=true, rejects_table={literal('rej_' + tag)}, rejects_scan={literal('rejscan_' + tag)}"
+    )
     raw = RawInput(
         file,
-        f"read_csv({args})",
-        columns,
+        f"read_csv({read_args}, {rejects})",
+        dict(columns),
         None,
         tag,
-        csv_args=sniff_args,
+        csv_args=read_args,
         rejects_table=f"rej_{tag}",
-        header_lines=header_lines,
+        header_lines=int(sniffed[5] or 0) + int(header),
         encoding=spec.encoding,
     )
     raw.staged_tables += [f"rej_{tag}", f"rejscan_{tag}"]
     if staged:
         table = f"raw_{tag}"
         try:
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv({args})")
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM {raw.relation}")
         except duckdb.Error as exc:
             raise _read_error(file, exc, "a delimited text table") from None
         raw.staged_tables.append(table)

@@ -60,7 +60,11 @@ def write_events(
             ),
         }
     )
-    con.register(_DERIVED, derived)
+    # a DuckDB table, not the registered Arrow table: the positional join then scans in parallel
+    con.register("_derived_arrow", derived)
+    con.execute(f"CREATE TABLE {_DERIVED} AS SELECT * FROM _derived_arrow")
+    con.unregister("_derived_arrow")
+    del derived
     present = loaded.types
     cols = [
         f"e.{Columns.USER}",
@@ -95,7 +99,7 @@ def write_events(
         "WHERE d.event_index >= 0) "
         f"TO {literal(str(path))} (FORMAT parquet, COMPRESSION {PARQUET_COMPRESSION})"
     )
-    con.unregister(_DERIVED)
+    con.execute(f"DROP TABLE {_DERIVED}")
 
 
 def write_side_table(

@@ -191,6 +191,82 @@ MANIFEST_KIND_MODEL = "seqintent.model"
 MODEL_FORMAT_VERSION = 1
 
 
+class SimulatorColumns:
+    """Columns of the raw log ``seqintent simulate`` writes, in file order (preset ``simulator`` reads it).
+
+    Most are the canonical names; ``action`` holds raw values (``pv``, ``play``, ``balance`` …) that
+    the preset maps. ``payee`` and ``location`` are the finance scenario's; the preset takes the
+    item of a finance event from ``payee``. A column a scenario does not use is empty.
+    """
+
+    USER = Columns.USER  # int64
+    TIME = Columns.TIME  # int64, UTC epoch milliseconds
+    ACTION = Columns.ACTION  # string, raw action name
+    ITEM = Columns.ITEM  # int64
+    CATEGORY = Columns.CATEGORY  # string
+    DWELL = Columns.DWELL  # float64, seconds
+    AMOUNT = Columns.AMOUNT  # float64
+    DEVICE = Columns.DEVICE  # string
+    SESSION = Columns.SESSION  # int64, unique over the whole log
+    PAYEE = "payee"  # string
+    LOCATION = "location"  # string
+    TEXT = Columns.TEXT  # string (search queries)
+    ALL = (USER, TIME, ACTION, ITEM, CATEGORY, DWELL, AMOUNT, DEVICE, SESSION, PAYEE, LOCATION, TEXT)
+
+
+class TruthColumns:
+    """Column names of the simulator's ground-truth tables (see :mod:`seqintent.simulate`)."""
+
+    EVENT_ID = "event_id"  # 0-based row of the event in the log file (= ingest's input order)
+    FIRST_EVENT_ID = "first_event_id"
+    LAST_EVENT_ID = "last_event_id"
+    OF_EVENT_ID = "of_event_id"
+    USER = Columns.USER
+    TIME = Columns.TIME
+    SESSION = Columns.SESSION
+    START = "start_ts"
+    END = "end_ts"
+    N_EVENTS = "n_events"
+    LABEL = "label"
+    POSITIVE = "positive"
+    SIGNAL = "signal"
+    INSTANCE = "instance"
+    ROLE = "role"
+    KIND = "kind"
+    ITEM = Columns.ITEM
+    CATEGORY = Columns.CATEGORY
+
+
+class SimulationFiles:
+    """File names of a simulation's ground truth: a folder ``<log file>.truth/`` beside the log."""
+
+    TRUTH_SUFFIX = ".truth"  # events.csv → events.csv.truth/
+    MANIFEST = "truth.json"  # kind, format version, scenario, seed, parameters, counts, tables
+    SESSIONS = "sessions.parquet"  # one row per session: label and scenario-specific facts
+    SIGNALS = "signals.parquet"  # one row per (planted signal instance, causing event)
+    USERS = "users.parquet"  # one row per user: the habits / interests the scenario drew
+    NOISE = "noise.parquet"  # one row per noise event (misclick, duplicate)
+    ITEMS = "items.parquet"  # catalogue: item, category, popularity (ecommerce, content)
+    COMPLEMENTS = "complements.parquet"  # ecommerce: source item → complementary item
+    INTERESTS = "interests.parquet"  # content: user × theme → true share
+    PAYEES = "payees.parquet"  # finance: each user's habitual payees
+    TABLES = (SESSIONS, SIGNALS, USERS, NOISE, ITEMS, COMPLEMENTS, INTERESTS, PAYEES)
+
+    @classmethod
+    def table_file(cls, name: str) -> str:
+        """File of the truth table ``name`` (``"sessions"`` → ``"sessions.parquet"``)."""
+        file = f"{name}.parquet"
+        if file not in cls.TABLES:
+            raise KeyError(
+                f"no truth table named {name!r}; known: {[t.removesuffix('.parquet') for t in cls.TABLES]}"
+            )
+        return file
+
+
+MANIFEST_KIND_SIMULATION = "seqintent.simulation"
+SIMULATION_FORMAT_VERSION = 1
+
+
 class RuntimeFiles:
     """File names inside a Runtime folder (``seqintent export`` writes it; the only thing ``serve`` loads)."""
 

@@ -290,7 +290,7 @@ class DatasetConfig(_Strict):
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able data; ``DatasetConfig.model_validate`` of it is the same config."""
-        return self.model_dump(mode="json", exclude_none=True)
+        return self.model_dump(mode="json")
 
 
 def _loc_to_key(loc: tuple[Any, ...]) -> str:
