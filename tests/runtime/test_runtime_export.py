@@ -143,3 +143,15 @@ def test_loading_errors_name_the_file_and_the_fix(exported_plain, tmp_path):
         ArtifactError, match="does not describe a runtime: Extra inputs are not permitted at surprise"
     ):
         Runtime.load(broken)
+
+
+def test_runtime_scorer_ranks_like_the_model_on_the_full_protocol(exported):
+    from seqintent.evaluate.ranking import evaluate_ranking
+    from seqintent.runtime import RuntimeScorer
+
+    model = NextItemModel.from_pretrained(exported.model)
+    results = evaluate_ranking(
+        exported.dataset, {"torch": model, "onnx": RuntimeScorer(exported.runtime)}, bootstrap=0
+    )
+    assert results["onnx"].metrics == pytest.approx(results["torch"].metrics, abs=1e-9)
+    assert (results["onnx"].ranks == results["torch"].ranks).all()

@@ -5,7 +5,8 @@ fp32 checked against PyTorch, optionally int8, plus vocabularies). :class:`Infer
 only that folder — numpy, pyarrow, pydantic and onnxruntime, no torch — and turns recent events
 into a :class:`PredictResult`, batching concurrent requests into one model call.
 
-The export functions import torch, so they load on first use (``seqintent.runtime.export_runtime``).
+The export functions and :class:`RuntimeScorer` (the Runtime as an ``evaluate`` scorer) import torch,
+so they load on first use.
 """
 
 from __future__ import annotations
@@ -32,14 +33,20 @@ from seqintent.runtime.result import (
     PredictResult,
 )
 
-_EXPORT = ("ExplainedNetwork", "attention_rollout", "export_runtime")
+# These need torch (exporting, scoring Datasets with the training-side batching): they load on first use.
+_LAZY = {
+    "ExplainedNetwork": "export",
+    "attention_rollout": "export",
+    "export_runtime": "export",
+    "RuntimeScorer": "scorer",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORT:  # torch loads only when exporting
-        from seqintent.runtime import export
+    if name in _LAZY:
+        import importlib
 
-        return getattr(export, name)
+        return getattr(importlib.import_module(f"seqintent.runtime.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'seqintent.runtime' has no attribute {name!r}")
 
 
@@ -57,6 +64,7 @@ __all__ = [
     "PredictResult",
     "Runtime",
     "RuntimeConfig",
+    "RuntimeScorer",
     "TokenSpec",
     "TruncationSpec",
     "attention_rollout",

@@ -107,12 +107,32 @@ class _EventFields(BaseModel):
 
     def online(self, user_id: str) -> dict[str, Any]:
         """The stored form: canonical names, ``event_id`` filled in (``action_raw`` only when it differs)."""
-        event: dict[str, Any] = {Columns.USER: user_id, **self.model_dump(exclude_none=True)}
+        event: dict[str, Any] = {Columns.USER: user_id}
+        for name in _ONLINE_FIELDS:  # attribute reads: a model_dump per event costs more than the rest
+            value = getattr(self, name)
+            if value is not None:
+                event[name] = value
         if event.get(Columns.ACTION_RAW) == event[Columns.ACTION]:
             del event[Columns.ACTION_RAW]
         if self.event_id is None:
             event[Columns.EVENT_ID] = content_id(event)
         return event
+
+
+_ONLINE_FIELDS = (
+    Columns.EVENT_ID,
+    Columns.TIME,
+    Columns.ACTION,
+    Columns.ACTION_RAW,
+    Columns.ITEM,
+    Columns.CATEGORY,
+    Columns.DWELL,
+    Columns.AMOUNT,
+    Columns.DEVICE,
+    Columns.SESSION,
+    Columns.TEXT,
+    Columns.ATTRS,
+)
 
 
 def content_id(event: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ for histories that have any readable event.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,9 @@ class IntentService:
         The service settings.
     metrics:
         Where answers and events are counted (optional).
+    clock:
+        "Now" in UTC epoch ms: the moment predicted for when a request names none, and the cache's
+        clock (default: the wall clock; a replay of an old log passes its own).
     """
 
     def __init__(
@@ -63,12 +66,16 @@ class IntentService:
         store: EventStore,
         settings: ServeSettings,
         metrics: ServiceMetrics | None = None,
+        *,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
         self.settings = settings
         self.metrics = metrics
-        self.cache = ResultCache(settings.cache_ttl_s, settings.cache_max_users)
+        self.clock = clock or _wall_clock_ms
+        cache_clock = time.monotonic if clock is None else (lambda: self.clock() / 1000.0)
+        self.cache = ResultCache(settings.cache_ttl_s, settings.cache_max_users, clock=cache_clock)
 
     def engaging(self, event: Mapping[str, Any]) -> bool:
         """Whether the event can change the user's answer (see the module docstring)."""
@@ -124,7 +131,7 @@ class IntentService:
         params: AnswerParams,
         explain: bool = True,
     ) -> PredictResult:
-        at_ms = params.at_ms if params.at_ms is not None else int(time.time() * 1000)
+        at_ms = params.at_ms if params.at_ms is not None else self.clock()
         engine = self.engine
         encoded = engine.encode(events, at_ms)
         tiered_out = not engine.has_signal(encoded) if self.settings.tiered else encoded.length == 0
@@ -162,3 +169,7 @@ class IntentService:
     def close(self) -> None:
         self.engine.close()
         self.store.close()
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
