@@ -4,10 +4,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from dataset_builders import walk_dataset
 
 from seqintent.cli import main
 from seqintent.models import NextItemModel
+from tests.dataset_builders import walk_dataset
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import arrays, config, dropped, source, users, values
 
 from seqintent.errors import ColumnError, ConfigError, DataError
+from tests.ingest.conftest import arrays, config, dropped, source, users, values
 
 HEADER = "user,ts,action,item,dwell\n"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 
-from conftest import config, source
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.ingest.conftest import config, source
 
 ACTIONS = ["view", "click", "cart", "buy", "pv", "fav"]
 SETTINGS = settings(
