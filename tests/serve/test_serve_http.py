@@ -320,3 +320,13 @@ def test_health_is_503_when_redis_is_down(exported_plain, tmp_path):
             "error": "internal_error",
             "message": "internal error (logged)",
         }
+
+
+def test_openapi_documents_the_request_bodies(serve):
+    spec = serve().get("/openapi.json").json()
+    body = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/EventsIn"}
+    schemas = spec["components"]["schemas"]
+    assert schemas["EventsIn"]["properties"]["events"]["items"] == {"$ref": "#/components/schemas/EventIn"}
+    assert {"user_id", "ts", "action"} <= set(schemas["EventIn"]["required"])
+    assert "HistoryEventIn" in schemas and "PredictIn" in schemas

@@ -30,6 +30,7 @@ from seqintent.serve.logs import configure_logging
 from seqintent.serve.metrics import ServiceMetrics
 from seqintent.serve.routes import events_router, ops_router, predict_router, users_router
 from seqintent.serve.routes.ops import metrics_route
+from seqintent.serve.schemas import EventsIn, PredictIn
 from seqintent.serve.service import IntentService
 from seqintent.serve.settings import ServeSettings
 from seqintent.serve.store import EventStore, StoreStats, open_store
@@ -124,8 +125,27 @@ def create_app(
     ):
         app.include_router(router)
     _add_error_handlers(app, fastapi, logger)
+    _document_bodies(app, (EventsIn, PredictIn))
     app.add_middleware(_RequestLog, logger=logger, log_requests=settings.log_requests)
     return app
+
+
+def _document_bodies(app: Any, models: tuple[type[Any], ...]) -> None:
+    """Put the request body models (parsed by ``deps.json_body``) in the OpenAPI components."""
+    default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = default()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in models:
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components[model.__name__] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def _add_error_handlers(app: Any, fastapi: Any, logger: logging.Logger) -> None:

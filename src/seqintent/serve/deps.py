@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
 
 from seqintent.serve.auth import KeyInfo
 from seqintent.serve.schemas import parse_ts
@@ -72,6 +73,31 @@ def authorize(scope: str) -> Callable[..., Awaitable[KeyInfo | None]]:
         return info
 
     return check
+
+
+def json_body(model: type[BaseModel]) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency that validates the request body as ``model`` straight from its JSON bytes.
+
+    pydantic's JSON mode parses and validates in one native pass, about half the time of FastAPI's
+    ``json.loads`` then validate on a 200-event history; errors read exactly as body errors do. The
+    route declares the body for the docs with ``openapi_extra=body_doc(model)``.
+    """
+
+    async def parse(request: Request) -> Any:
+        try:
+            return model.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            ) from None
+
+    return parse
+
+
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that parses ``model`` with :func:`json_body`."""
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
 def invalid(location: str, field: str, message: str, value: Any = None) -> RequestValidationError:

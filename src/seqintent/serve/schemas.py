@@ -15,15 +15,7 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from seqintent.errors import close_names
 from seqintent.schema.actions import CANONICAL_ACTIONS, canonical_action
@@ -34,14 +26,8 @@ MAX_TS_MS = 32_503_680_000_000  # year 3000
 MAX_ID = 256
 
 
-def _as_text_id(value: Any) -> Any:
-    """Ids may come as JSON integers; they are text from then on (bool is not an id)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-TextId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID), BeforeValidator(_as_text_id)]
+# Ids may come as JSON numbers: the models coerce numbers to text natively (no Python call per field).
+TextId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
 
 
 def parse_ts(value: Any) -> int:
@@ -68,7 +54,7 @@ def parse_ts(value: Any) -> int:
 
 
 class _EventFields(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, coerce_numbers_to_str=True)
 
     event_id: TextId | None = Field(None, description="the client's id; default: a hash of the content")
     ts: Annotated[int, BeforeValidator(parse_ts)] = Field(
@@ -87,23 +73,13 @@ class _EventFields(BaseModel):
     text: str | None = Field(None, max_length=10_000, description="free text (a search query, a review)")
     attrs: dict[str, Any] | None = Field(None, description="free attributes")
 
-    @model_validator(mode="before")
+    @field_validator("action")
     @classmethod
-    def _keep_raw_action(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("action"), str) and data.get("action_raw") is None:
-            data = {**data, "action_raw": data["action"]}
-        return data
-
-    @field_validator("action", mode="before")
-    @classmethod
-    def _canonical(cls, value: Any) -> str:
-        if not isinstance(value, str):
-            raise ValueError("expected text naming an action")
-        action = canonical_action(value)
-        if action is None:
+    def _known_action(cls, value: str) -> str:
+        if canonical_action(value) is None:
             near = ", ".join(close_names(value.strip().lower(), CANONICAL_ACTIONS))
             raise ValueError(f"not a canonical action or known synonym (closest: {near})")
-        return action
+        return value  # as sent: online() keeps it as action_raw beside the canonical name
 
     def online(self, user_id: str) -> dict[str, Any]:
         """The stored form: canonical names, ``event_id`` filled in (``action_raw`` only when it differs)."""
@@ -112,8 +88,10 @@ class _EventFields(BaseModel):
             value = getattr(self, name)
             if value is not None:
                 event[name] = value
-        if event.get(Columns.ACTION_RAW) == event[Columns.ACTION]:
-            del event[Columns.ACTION_RAW]
+        action = canonical_action(self.action)
+        if self.action_raw is None and action != self.action:
+            event[Columns.ACTION_RAW] = self.action
+        event[Columns.ACTION] = action
         if self.event_id is None:
             event[Columns.EVENT_ID] = content_id(event)
         return event

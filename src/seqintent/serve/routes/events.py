@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends
 
-from seqintent.serve.deps import ServiceDep, authorize, invalid
+from seqintent.serve.deps import ServiceDep, authorize, body_doc, invalid, json_body
 from seqintent.serve.schemas import EventsIn, IngestOut
 
 router = APIRouter(tags=["events"])
 
 
-@router.post("/v1/events", response_model=IngestOut, dependencies=[Depends(authorize("write"))])
-def post_events(body: EventsIn, service: ServiceDep) -> IngestOut:
+@router.post(
+    "/v1/events",
+    response_model=IngestOut,
+    dependencies=[Depends(authorize("write"))],
+    openapi_extra=body_doc(EventsIn),
+)
+def post_events(body: Annotated[EventsIn, Depends(json_body(EventsIn))], service: ServiceDep) -> IngestOut:
     """Store events; each is counted once: accepted, duplicate (same id), or too old for a full history."""
     most = service.settings.max_events_per_request
     if len(body.events) > most:

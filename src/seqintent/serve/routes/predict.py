@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends
 
 from seqintent.runtime import PredictResult
-from seqintent.serve.deps import ServiceDep, authorize, invalid
+from seqintent.serve.deps import ServiceDep, authorize, body_doc, invalid, json_body
 from seqintent.serve.schemas import PredictIn
 from seqintent.serve.service import AnswerParams
 
@@ -17,8 +19,9 @@ router = APIRouter(tags=["predict"])
     response_model=PredictResult,
     response_model_exclude_none=True,
     dependencies=[Depends(authorize("read"))],
+    openapi_extra=body_doc(PredictIn),
 )
-def predict(body: PredictIn, service: ServiceDep) -> PredictResult:
+def predict(body: Annotated[PredictIn, Depends(json_body(PredictIn))], service: ServiceDep) -> PredictResult:
     """Next items, intents and why, for the history in the body (sorted by time here)."""
     settings = service.settings
     k = settings.default_k if body.k is None else body.k
