@@ -25,6 +25,7 @@ class Columns:
     SESSION = "session_id"
     TEXT = "text"
     ATTRS = "attrs"
+    EVENT_ID = "event_id"  # online events (serve): the client's id, or a hash of the event's content
 
     # derived by ingest
     INPUT_ORDER = "input_order"  # position of the event in the input (file, line, sub-event): the tie-break
@@ -284,3 +285,18 @@ class SimulationFiles:
 
 MANIFEST_KIND_SIMULATION = "seqintent.simulation"
 SIMULATION_FORMAT_VERSION = 1
+
+
+class RuntimeFiles:
+    """File names inside a Runtime folder (``seqintent export`` writes it; the only thing ``serve`` loads)."""
+
+    MANIFEST = DatasetFiles.MANIFEST
+    CONFIG = "runtime.json"  # input spec, truncation rule, ONNX input / output names, export checks
+    ONNX_FP32 = "model.onnx"
+    ONNX_INT8 = "model.int8.onnx"
+    VOCAB = DatasetFiles.VOCAB  # the Model's vocabularies (their counts are the popularity fallback)
+    SUFFIX = ".runtime"  # default location: sibling folder MODEL.runtime/
+
+
+MANIFEST_KIND_RUNTIME = "seqintent.runtime"
+RUNTIME_FORMAT_VERSION = 1
