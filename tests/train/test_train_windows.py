@@ -1,5 +1,5 @@
 import numpy as np
-from dataset_builders import build_dataset
+from tests.dataset_builders import build_dataset
 
 from seqintent.models import EventTokens, NextItemConfig
 from seqintent.train import plan_training, train_next_item, training_end
