@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from anomaly_fixtures import habitual_history, normal_day, takeover
+from tests.anomaly.anomaly_fixtures import habitual_history, normal_day, takeover
 from click.testing import CliRunner
 
 from seqintent.anomaly import AnomalyDetector

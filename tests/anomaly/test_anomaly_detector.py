@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from anomaly_fixtures import D, H, habitual_history, normal_day, takeover
+from tests.anomaly.anomaly_fixtures import D, H, habitual_history, normal_day, takeover
 
 from seqintent.anomaly import AnomalyConfig, AnomalyDetector, RiskConfig, RuleSet
 from seqintent.errors import ArtifactError, NotFittedError

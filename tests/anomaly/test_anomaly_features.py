@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 import pytest
-from anomaly_fixtures import D, H, habitual_history, takeover
+from tests.anomaly.anomaly_fixtures import D, H, habitual_history, takeover
 
 from seqintent.anomaly import ProfileConfig, ProfileStore, RiskConfig, deviation_features
 

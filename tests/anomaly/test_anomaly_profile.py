@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 import pytest
-from anomaly_fixtures import D, H, M, habitual_history
+from tests.anomaly.anomaly_fixtures import D, H, M, habitual_history
 
 from seqintent.anomaly import ProfileConfig, ProfileStore
 from seqintent.errors import ArtifactError

@@ -1,7 +1,7 @@
 """What rule expressions mean, on tiny hand-written event lists (rows are input positions)."""
 
 import pytest
-from anomaly_fixtures import D, H, M, habitual_history
+from tests.anomaly.anomaly_fixtures import D, H, M, habitual_history
 
 from seqintent.anomaly import AnomalyDetector, RuleSet
 
