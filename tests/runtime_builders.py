@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from dataset_builders import build_dataset
 
 from seqintent.data import Dataset
 from seqintent.models import NextItemConfig
 from seqintent.train import train_next_item
+from tests.dataset_builders import build_dataset
 
 TIMEZONE = "Europe/Paris"
 START_MS = 1_711_828_800_000  # 2024-03-30 20:00 UTC: the clocks in Paris go forward 5 hours later

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 from seqintent.schema.columns import Columns
+from tests.ingest.ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 LOG = """user,ts,action,item,cat
 2,1000,view,a,x

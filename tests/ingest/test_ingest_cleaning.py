@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 from seqintent.errors import ColumnError, ConfigError, DataError
+from tests.ingest.ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 HEADER = "user,ts,action,item,dwell\n"
 

@@ -7,10 +7,10 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
-from ingest_helpers import config
 
 from seqintent.cli import main
 from seqintent.data import Dataset
+from tests.ingest.ingest_helpers import config
 
 LOG = "user,ts,action,item\n1,1,view,a\n1,2,cart,a\n1,3,buy,a\n2,1,view,b\n"
 

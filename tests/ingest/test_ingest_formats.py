@@ -5,9 +5,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 from seqintent.errors import DataError
+from tests.ingest.ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 
 def test_sequences_with_user_head(tmp_path):

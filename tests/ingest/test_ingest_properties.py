@@ -6,9 +6,8 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingest_helpers import Run, config, source
 
-from tests.ingest.conftest import config, source
+from tests.ingest.ingest_helpers import Run, config, source
 
 ACTIONS = ["view", "click", "cart", "buy", "pv", "fav"]
 SETTINGS = settings(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from ingest_helpers import Run, arrays, config, source, values
 
 from seqintent.errors import ConfigError, DataError
+from tests.ingest.ingest_helpers import Run, arrays, config, source, values
 
 
 def test_ties_keep_input_order_and_unsorted_files_are_sorted(tmp_path):

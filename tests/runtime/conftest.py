@@ -7,7 +7,8 @@ truncation); ``exported_plain`` on the plain one only, for tests whose subject i
 from __future__ import annotations
 
 import pytest
-from runtime_builders import VARIANTS, Exported, exported_model
+
+from tests.runtime_builders import VARIANTS, Exported, exported_model
 
 
 @pytest.fixture(scope="session", params=sorted(VARIANTS))

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from service_builders import NO_REDIS, REDIS_SERVER, RedisServer, make_keys
 
 from seqintent.serve.store import EventStore, open_store
+from tests.service_builders import NO_REDIS, REDIS_SERVER, RedisServer, make_keys
 
 
 @pytest.fixture(scope="session")

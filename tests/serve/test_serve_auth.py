@@ -6,10 +6,10 @@ import json
 import stat
 
 import pytest
-from service_builders import READ_ONLY, READ_WRITE, WRITE_ONLY, auth
 
 from seqintent.errors import ArtifactError, ConfigError
 from seqintent.serve import KeyRing, add_key, hash_key, parse_scopes
+from tests.service_builders import READ_ONLY, READ_WRITE, WRITE_ONLY, auth
 
 pytest.importorskip("fastapi")
 

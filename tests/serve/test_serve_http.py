@@ -7,9 +7,9 @@ import json
 import logging
 
 import pytest
-from service_builders import READ_WRITE, auth
 
 from seqintent.runtime import InferenceEngine
+from tests.service_builders import READ_WRITE, auth
 
 pytest.importorskip("fastapi")
 

@@ -6,7 +6,8 @@ import json
 from urllib.parse import quote
 
 import pytest
-from service_builders import auth
+
+from tests.service_builders import auth
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402

@@ -97,7 +97,7 @@ class AnswerFunction:
             hidden = encoder(**inputs)
             head = self.net.network.next_item
             repeat = (
-                head.repeat_scores(hidden, inputs["item"], inputs["time_s"], last_only=True)[:, 0]
+                head.repeat_scores(hidden, inputs["item"], inputs["action"], inputs["time_s"], last_only=True)[:, 0]
                 if head.repeat
                 else None
             )

@@ -511,7 +511,7 @@ class _Trainer:
                 head = self.network.next_item
                 h = hidden[b_idx, t_idx]
                 if head.repeat:
-                    scores = head.repeat_scores(hidden, inputs["item"], inputs["time_s"])
+                    scores = head.repeat_scores(hidden, inputs["item"], inputs["action"], inputs["time_s"])
                     loss = full_softmax_loss(
                         h, head.item_table, targets, inputs["item"][b_idx], scores[b_idx, t_idx]
                     )
