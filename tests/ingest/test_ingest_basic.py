@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqintent.schema.columns import Columns
-from tests.ingest.conftest import Run, arrays, config, dropped, source, users, values
+from tests.ingest.ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 LOG = """user,ts,action,item,cat
 2,1000,view,a,x

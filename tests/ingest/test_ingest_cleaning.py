@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seqintent.errors import ColumnError, ConfigError, DataError
-from tests.ingest.conftest import Run, arrays, config, dropped, source, users, values
+from tests.ingest.ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 HEADER = "user,ts,action,item,dwell\n"
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from seqintent.cli import main
 from seqintent.data import Dataset
-from tests.ingest.conftest import config
+from tests.ingest.ingest_helpers import config
 
 LOG = "user,ts,action,item\n1,1,view,a\n1,2,cart,a\n1,3,buy,a\n2,1,view,b\n"
 

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from seqintent.errors import DataError
-from tests.ingest.conftest import Run, arrays, config, dropped, source, users, values
+from tests.ingest.ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 
 def test_sequences_with_user_head(tmp_path):

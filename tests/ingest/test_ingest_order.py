@@ -7,7 +7,7 @@ import pytest
 
 from seqintent.ingest import _order
 from seqintent.ingest._clean import grouped_order
-from tests.ingest.conftest import Run, config, source
+from tests.ingest.ingest_helpers import Run, config, source
 
 ROWS = [("u10", 5), ("u2", 5), ("7", 1), ("u10", 1), ("u2", 5), ("u10", 5), ("7", 9), ("007", 3)]
 

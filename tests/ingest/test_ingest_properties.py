@@ -7,7 +7,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.ingest.conftest import Run, config, source
+from tests.ingest.ingest_helpers import Run, config, source
 
 ACTIONS = ["view", "click", "cart", "buy", "pv", "fav"]
 SETTINGS = settings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqintent.ingest._derive import user_bucket
-from tests.ingest.conftest import Run, arrays, config, source, users
+from tests.ingest.ingest_helpers import Run, arrays, config, source, users
 
 LOG = "user,ts,action,item,sess\n" + "".join(
     f"{u},{t},view,i{(u * 7 + t) % 5},{u}-{t // 100}\n" for u in range(1, 7) for t in range(0, 50 * u, 50)

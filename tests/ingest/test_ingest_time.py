@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from seqintent.errors import ConfigError, DataError
-from tests.ingest.conftest import Run, arrays, config, source, values
+from tests.ingest.ingest_helpers import Run, arrays, config, source, values
 
 
 def test_ties_keep_input_order_and_unsorted_files_are_sorted(tmp_path):

@@ -25,6 +25,7 @@ class Columns:
     SESSION = "session_id"
     TEXT = "text"
     ATTRS = "attrs"
+    EVENT_ID = "event_id"  # online events (serve): the client's id, or a hash of the event's content
 
     # derived by ingest
     INPUT_ORDER = "input_order"  # position of the event in the input (file, line, sub-event): the tie-break
@@ -176,6 +177,20 @@ MANIFEST_KIND_DATASET = "seqintent.dataset"
 DATASET_FORMAT_VERSION = 1
 
 
+class AnomalyFiles:
+    """File names and kinds of the anomaly stage's folders (profiles, anomaly model)."""
+
+    KIND_PROFILES = "seqintent.profiles"
+    KIND_MODEL = "seqintent.anomaly"
+    FORMAT_VERSION = 1
+    CONFIG = "config.json"
+    PROFILES = "profiles.parquet"
+    PROFILES_DIR = "profiles"  # a profiles folder inside an anomaly model folder
+    RULES = "rules.yaml"
+    SURPRISE = "surprise.json"  # top-g and calibration of the sequence-surprise signal
+    SEQUENCE_MODEL_DIR = "sequence_model"  # the next-item Model folder the surprise uses
+
+
 class ModelFiles:
     """File names inside a Model folder (written by ``seqintent train``)."""
 
@@ -186,6 +201,10 @@ class ModelFiles:
     DATASET_MANIFEST = "dataset_manifest.json"  # the manifest of that Dataset
     METRICS = "metrics.json"  # validation metrics, epochs, timings
     CHECKPOINT_SUFFIX = ".checkpoint"  # sibling folder MODEL.checkpoint/ holds the resumable training state
+    # intent heads (present when the model was trained with them)
+    INTENTS = "intents.json"  # labels, cut protocol, calibration maps, profile facts, intent metrics
+    INTENT_WEIGHTS = "intents.safetensors"  # head weights and profile arrays (prefix "profile.")
+    PROFILE_USERS = "profile_users.parquet"  # user id → segment, when the Dataset has a user table
 
 
 MANIFEST_KIND_MODEL = "seqintent.model"
@@ -266,3 +285,18 @@ class SimulationFiles:
 
 MANIFEST_KIND_SIMULATION = "seqintent.simulation"
 SIMULATION_FORMAT_VERSION = 1
+
+
+class RuntimeFiles:
+    """File names inside a Runtime folder (``seqintent export`` writes it; the only thing ``serve`` loads)."""
+
+    MANIFEST = DatasetFiles.MANIFEST
+    CONFIG = "runtime.json"  # input spec, truncation rule, ONNX input / output names, export checks
+    ONNX_FP32 = "model.onnx"
+    ONNX_INT8 = "model.int8.onnx"
+    VOCAB = DatasetFiles.VOCAB  # the Model's vocabularies (their counts are the popularity fallback)
+    SUFFIX = ".runtime"  # default location: sibling folder MODEL.runtime/
+
+
+MANIFEST_KIND_RUNTIME = "seqintent.runtime"
+RUNTIME_FORMAT_VERSION = 1

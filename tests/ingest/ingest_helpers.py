@@ -1,6 +1,6 @@
 """Helpers for ingest tests: write a tiny log, ingest it, read the arrays back.
 
-Tests build a :class:`Run` on their ``tmp_path`` and import the helpers from here.
+Tests build a :class:`Run` on their ``tmp_path`` and import the helpers from this module.
 """
 
 from __future__ import annotations
