@@ -1,7 +1,6 @@
 """Helpers for ingest tests: write a tiny log, ingest it, read the arrays back.
 
-Helpers live in this module rather than a conftest.py: test folders are not packages, and two
-``conftest`` modules would clash on import.
+Tests build a :class:`Run` on their ``tmp_path`` and import the helpers from this module.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ class Assembled:
     """The kept events as sequence arrays, with their vocabularies and what the rules dropped."""
 
     kept: np.ndarray  # positions (in the sorted events) of kept events
+    rows: np.ndarray  # their rows in the event table (input order), in sequence order
     offsets: np.ndarray
     fields: dict[str, np.ndarray]
     vocabs: dict[str, Vocabulary]
@@ -45,7 +46,7 @@ def _apply(alive: np.ndarray, mask: np.ndarray, reason: str, events: SortedEvent
 
 def _indexed(coded: Coded | None, kept: np.ndarray) -> tuple[np.ndarray, Vocabulary]:
     """Vocabulary indices of a coded column at the kept events (0 = none)."""
-    if coded is None or len(coded.values) == 0:  # no such field, or never a value
+    if coded is None or len(coded.values) == 0:  # no such column, or a column that is null throughout
         return np.zeros(len(kept), dtype=np.int32), Vocabulary([None], [0], padded=True)
     codes = coded.codes[kept]
     counts = np.bincount(codes[codes >= 0], minlength=len(coded.values))
@@ -54,10 +55,17 @@ def _indexed(coded: Coded | None, kept: np.ndarray) -> tuple[np.ndarray, Vocabul
 
 
 def assemble(config: DatasetConfig, events: SortedEvents) -> Assembled:
-    """Apply misclick, duplicate and k-core rules, then build vocabularies and per-event arrays."""
+    """Apply misclick, duplicate and k-core rules, then build vocabularies and per-event arrays.
+
+    Consumes ``events``: each of its arrays is released once used, to keep the peak memory low.
+    """
     n = len(events)
     out = Assembled(
-        kept=np.empty(0, dtype=np.int64), offsets=np.zeros(1, dtype=np.int64), fields={}, vocabs={}
+        kept=np.empty(0, dtype=np.int64),
+        rows=np.empty(0, dtype=np.int64),
+        offsets=np.zeros(1, dtype=np.int64),
+        fields={},
+        vocabs={},
     )
     alive = np.ones(n, dtype=bool)
     user_run = events.user.codes  # dense, in sort order: one code per user
@@ -82,16 +90,25 @@ def assemble(config: DatasetConfig, events: SortedEvents) -> Assembled:
         )
         _apply(alive, core, DropReasons.KCORE, events, out)
 
+    del item_codes
     kept = np.flatnonzero(alive)
+    del alive
+    if n < 2**31:
+        kept = kept.astype(np.int32)
     out.kept = kept
+    out.rows = events.ord[kept]
+    events.ord = None  # type: ignore[assignment]  # from here on each sorted array is freed once used
     if events.source is not None:
         out.kept_by_source = {s: int(c) for s, c in enumerate(np.bincount(events.source[kept])) if c}
     runs = user_run[kept]
+    del user_run
     first = np.ones(len(kept), dtype=bool)
     first[1:] = runs[1:] != runs[:-1]
+    del runs
     starts = np.flatnonzero(first)
     out.offsets = np.append(starts, len(kept)).astype(np.int64)
     user_ids = id_text(events.user.values.take(pa.array(events.user.codes[kept[starts]], type=pa.int64())))
+    events.user = None  # type: ignore[assignment]
     out.vocabs[Vocabularies.USERS] = user_vocab(user_ids, np.diff(out.offsets))
 
     fields: dict[str, np.ndarray] = {}
@@ -100,22 +117,30 @@ def assemble(config: DatasetConfig, events: SortedEvents) -> Assembled:
     device, out.vocabs[Vocabularies.DEVICES] = _indexed(events.device, kept)
     if events.device is not None:
         fields[SequenceFields.DEVICE] = device
+    events.item = events.category = events.device = None
     action = events.action[kept]
+    events.action = None  # type: ignore[assignment]
     vocab, remap = action_vocab(np.bincount(action, minlength=len(CANONICAL_ACTIONS)))
     out.vocabs[Vocabularies.ACTIONS] = vocab
     fields[SequenceFields.ACTION] = remap[action].astype(np.int16)
+    del action
 
     ts = events.ts[kept] if events.ts is not None else None
+    events.ts = None
     if ts is not None:
         fields[SequenceFields.TIME] = ts
     fields[SequenceFields.GAP] = _derive.gaps_s(ts, out.offsets)
     session_codes = events.session.codes[kept] if events.session is not None else None
+    events.session = None
     fields[SequenceFields.SESSION], out.n_sessions = _derive.session_index(
         out.offsets, ts=ts, gap_s=config.sessions.gap_s, session_codes=session_codes
     )
-    for name, values in ((SequenceFields.DWELL, events.dwell), (SequenceFields.AMOUNT, events.amount)):
-        if values is not None:
-            fields[name] = values[kept].astype(np.float32)
+    del session_codes
+    if events.dwell is not None:
+        fields[SequenceFields.DWELL] = events.dwell[kept].astype(np.float32)
+    if events.amount is not None:
+        fields[SequenceFields.AMOUNT] = events.amount[kept].astype(np.float32)
+    events.dwell = events.amount = None
     fields[SequenceFields.SPLIT] = _split(config, out.offsets, ts, user_ids, events, kept)
     out.fields = fields
     return out

@@ -39,11 +39,11 @@ def gaps_s(ts: np.ndarray | None, offsets: np.ndarray) -> np.ndarray:
     n = int(offsets[-1])
     if ts is None:
         return np.full(n, np.nan, dtype=np.float32)
-    gap = np.empty(n, dtype=np.float64)
+    gap = np.empty(n, dtype=np.float32)
     gap[0:1] = np.nan
-    gap[1:] = (ts[1:] - ts[:-1]) / 1000.0
+    np.divide(np.diff(ts), 1000.0, out=gap[1:], casting="unsafe")
     gap[user_starts(offsets)] = np.nan
-    return gap.astype(np.float32)
+    return gap
 
 
 def session_index(
@@ -64,10 +64,11 @@ def session_index(
         new[1:] |= session_codes[1:] != session_codes[:-1]
     elif ts is not None:
         new[1:] |= (ts[1:] - ts[:-1]) > gap_s * 1000.0
-    running = np.cumsum(new, dtype=np.int64) - 1
+    running = np.cumsum(new, dtype=np.int32)
+    running -= 1
     lengths = np.diff(offsets)
-    base = np.repeat(running[offsets[:-1][lengths > 0]], lengths[lengths > 0])
-    return (running - base).astype(np.int32), int(new.sum())
+    running -= np.repeat(running[offsets[:-1][lengths > 0]], lengths[lengths > 0])
+    return running, int(new.sum())
 
 
 def leave_one_out(offsets: np.ndarray) -> np.ndarray:

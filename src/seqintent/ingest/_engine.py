@@ -150,11 +150,15 @@ def ingest(
         action_map, unknown = _action_map(config, loaded)
         has_time = config.sources[0].time is not None
         events = fetch_sorted(
-            con, loaded.types, action_map, has_time=has_time, multi_source=len(config.sources) > 1
+            con,
+            loaded.types,
+            action_map,
+            has_time=has_time,
+            multi_source=len(config.sources) > 1,
+            loaded_rows=loaded.n_rows,
         )
-        built = assemble(config, events)
-        kept_rows = events.ord[built.kept]
-        del events  # the sorted arrays now live in `built`; free them before writing
+        built = assemble(config, events)  # consumes `events`
+        del events
         stats = build_stats(config, loaded, unknown, built, side_stats)
         if not len(built.kept):
             raise DataError(
@@ -163,7 +167,7 @@ def ingest(
                 file=str(path),
                 fix="check the config's mapping and cleaning settings against the data",
             )
-        write_events(con, writer.events_path, loaded, kept_rows, built)
+        write_events(con, writer.events_path, loaded, built.rows, built)
         writer.add_sequences(SequenceArrays(built.offsets, built.fields))
         for name, vocab in built.vocabs.items():
             writer.add_vocab(name, vocab)

@@ -41,7 +41,7 @@ class Coded:
 class SortedEvents:
     """Events in play, sorted by user, time, input order (all arrays aligned)."""
 
-    ord: np.ndarray  # int64: rowid in the event table (= input order)
+    ord: np.ndarray  # int32 (int64 beyond 2**31 rows): rowid in the event table (= input order)
     user: Coded  # codes are user ranks: equal codes are one user, increasing along the arrays
     user_new: np.ndarray  # bool: first event of a user
     action: np.ndarray  # int16: index into CANONICAL_ACTIONS
@@ -193,7 +193,7 @@ def _coded(column: pa.ChunkedArray, perm: np.ndarray) -> Coded:
 
 
 def _floats(column: pa.ChunkedArray, perm: np.ndarray) -> np.ndarray:
-    return _numpy(column.fill_null(np.nan), np.float64)[perm]
+    return _numpy(column, np.float64)[perm]  # null becomes NaN
 
 
 def fetch_sorted(
@@ -203,6 +203,7 @@ def fetch_sorted(
     *,
     has_time: bool,
     multi_source: bool,
+    loaded_rows: int,
 ) -> SortedEvents:
     """Events with no row-local drop reason and a known action, sorted, as arrays."""
     action, join = _action_sql(con, action_map, multi_source)
@@ -218,7 +219,8 @@ def fetch_sorted(
         )
         if c in types
     ]
-    select = [f"e.rowid AS {ORD}", f"e.{Columns.USER}", f"{action} AS {_CODE}"]
+    ord_type = "INTEGER" if loaded_rows < 2**31 else "BIGINT"  # half the memory while sorting
+    select = [f"CAST(e.rowid AS {ord_type}) AS {ORD}", f"e.{Columns.USER}", f"{action} AS {_CODE}"]
     select += [f"e.{ident(c)}" for c in ([Columns.TIME] if has_time else []) + wanted]
     if multi_source:
         select.append(f"e.{SOURCE}")
@@ -233,7 +235,7 @@ def fetch_sorted(
     def take(name: str) -> pa.ChunkedArray | None:
         return columns.pop(name, None)
 
-    ords = _numpy(take(ORD), np.int64)
+    ords = _numpy(take(ORD), np.int32 if loaded_rows < 2**31 else np.int64)
     ts = _numpy(take(Columns.TIME), np.int64) if has_time else None
     user = take(Columns.USER).combine_chunks()
     rank, user_values = _user_ranks(user)
