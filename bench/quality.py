@@ -48,49 +48,49 @@ MARK_START, MARK_END = "<!-- quality:start -->", "<!-- quality:end -->"
 # name → how to build it, and the best published figures on the same protocol
 DATASETS: dict[str, dict[str, Any]] = {
     "beauty": {
-        "convert": ["s3rec", "Beauty"],
+        "ingest": ["s3rec", "seqrec-benchmarks-s3rec/Beauty.txt"],
         "atomic": ["s3rec", "seqrec-benchmarks-s3rec/Beauty.txt"],
         "published": {"NDCG@10": 0.0531, "HR@10": 0.0928, "by": "eSASRec (RecSys'25)"},
         "target": {"NDCG@10": 0.056},
     },
     "sports": {
-        "convert": ["s3rec", "Sports_and_Outdoors"],
+        "ingest": ["s3rec", "seqrec-benchmarks-s3rec/Sports_and_Outdoors.txt"],
         "published": {"NDCG@10": 0.0323, "HR@10": 0.0569, "by": "best published"},
         "target": {"NDCG@10": 0.034},
     },
     "toys": {
-        "convert": ["s3rec", "Toys_and_Games"],
+        "ingest": ["s3rec", "seqrec-benchmarks-s3rec/Toys_and_Games.txt"],
         "published": {"NDCG@10": 0.0580, "HR@10": 0.0970, "by": "best published"},
         "target": {"NDCG@10": 0.061},
     },
     "yelp": {
-        "convert": ["s3rec", "Yelp"],
+        "ingest": ["s3rec", "seqrec-benchmarks-s3rec/Yelp.txt"],
         "published": {"NDCG@10": 0.0207, "HR@10": 0.0409, "by": "ICLRec (WWW'22)"},
         "target": {"NDCG@10": 0.022},
     },
     "tmall": {
-        "convert": ["gcegnn", "Tmall"],
+        "ingest": ["gcegnn", "session-rec-benchmarks-gcegnn/Tmall"],
         "published": {"P@20": 33.42, "MRR@20": 15.42, "by": "GCE-GNN (SIGIR'20)"},
     },
     "diginetica": {
-        "convert": ["gcegnn", "diginetica"],
+        "ingest": ["gcegnn", "session-rec-benchmarks-gcegnn/diginetica"],
         "published": {"P@20": 54.22, "MRR@20": 19.04, "by": "GCE-GNN (SIGIR'20)"},
     },
     "nowplaying": {
-        "convert": ["gcegnn", "Nowplaying"],
+        "ingest": ["gcegnn", "session-rec-benchmarks-gcegnn/Nowplaying"],
         "published": {"P@20": 22.37, "MRR@20": 8.40, "by": "GCE-GNN (SIGIR'20)"},
     },
     "taobao": {
-        "convert": ["taobao"],
+        "ingest": ["taobao-5core", "taobao-userbehavior-sample"],
         "atomic": ["taobao", "taobao-userbehavior-sample/UserBehavior.csv"],
         "published": {"NDCG@10": 0.4893, "HR@10": 0.6436, "by": "RecBole SASRec (5-core)"},
     },
     "taobao_nocore": {
-        "convert": ["taobao", "0"],
+        "ingest": ["taobao", "taobao-userbehavior-sample"],
         "published": {"by": "no published figure: all 815 users and 55k items, for the truncation test"},
     },
     "ml100k": {
-        "convert": ["ml100k"],
+        "ingest": ["movielens-100k", "movielens-100k"],
         "atomic": ["ml", "movielens-100k/u.data"],
         "published": {"NDCG@10": 0.0620, "by": "RecBole SASRec after 33 min, not converged"},
     },
@@ -98,10 +98,20 @@ DATASETS: dict[str, dict[str, Any]] = {
 
 
 def prepare(name: str) -> Dataset:
-    """The Dataset folder of ``name`` under bench/out/data (built once)."""
-    folder = OUT / "data" / name
+    """The Dataset of ``name`` under bench/out/ingested, ingested once with its shipped preset."""
+    folder = OUT / "ingested" / name
     if not (folder / "manifest.json").is_file():
-        cmd = [sys.executable, str(ROOT / "bench" / "_convert.py"), *DATASETS[name]["convert"], str(folder)]
+        preset, source = DATASETS[name]["ingest"]
+        cmd = [
+            str(Path(sys.executable).parent / "seqintent"),
+            "ingest",
+            "--preset",
+            preset,
+            str(SHARED / source),
+            "-o",
+            str(folder),
+            "--overwrite",
+        ]
         subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
     return Dataset.load(folder)
 
