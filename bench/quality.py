@@ -249,7 +249,7 @@ def table() -> dict[str, Any]:
     return results
 
 
-def markdown(results: dict[str, Any]) -> str:
+def markdown(results: dict[str, Any], variants: dict[str, Any] | None = None) -> str:
     lines = [
         MARK_START,
         "## Next-item quality (`bench/quality.py`)",
@@ -289,7 +289,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"{best_base[0]} {best_base[1].get('NDCG@10', 0):.4f}",
             published,
             target,
-            f"{tr['epochs_run']} ({tr['best_epoch']})",
+            f"{tr['epochs_run']} ({tr['best_epoch']})"
+            + ("" if tr["stopped_by"] == "early_stopping" else f", stopped by {tr['stopped_by']}"),
             f"{tr['train_seconds_per_epoch']}",
         ]
         lines.append("| " + " | ".join(row) + " |")
@@ -297,6 +298,15 @@ def markdown(results: dict[str, Any]) -> str:
     for name, r in results.items():
         base = ", ".join(f"{b} {v['NDCG@10']:.4f} / {v['HR@10']:.4f}" for b, v in r["baselines"].items())
         lines.append(f"- {name}: {base}")
+    if variants:
+        lines += ["", "Variants tried (`--tag T --set ...`), validation then test NDCG@10 / HR@10:", ""]
+        for name, r in variants.items():
+            cmd = r.get("command", "").replace("python bench/quality.py ", "")
+            v, m = r["training"]["best_valid"], r["model"]
+            lines.append(
+                f"- {name} (`{cmd}`): valid {v['NDCG@10']:.4f} / {v['HR@10']:.4f}, "
+                f"test {m['NDCG@10']:.4f} / {m['HR@10']:.4f}"
+            )
     abl = {n: r["ablations"] for n, r in results.items() if r.get("ablations")}
     if abl:
         lines += ["", "Ablations (test NDCG@10 / HR@10):", ""]
@@ -310,7 +320,9 @@ def markdown(results: dict[str, Any]) -> str:
     if speed:
         lines += [
             "",
-            "Training speed beside RecBole 1.2.1 SASRec (2 threads, same sequences, same run):",
+            "Training speed beside RecBole 1.2.1 SASRec (2 threads, same sequences, same run). The machine "
+            "was shared with other jobs (1-minute load average 5-15 on 2 cores during these runs, recorded "
+            "in the JSON), which slows both engines; ratios are the meaningful figures.",
             "",
             "| data | s/epoch ours | RecBole | ratio | s to RecBole's best valid NDCG@10: ours | RecBole "
             "| ratio | test NDCG@10 ours / RecBole |",
@@ -413,7 +425,8 @@ def main() -> None:
                 )
             )
         if args.write_md:
-            write_markdown(markdown(results))
+            variants = {k: v for k, v in table().items() if "-" in k and not k.endswith("-smoke")}
+            write_markdown(markdown(results, variants))
 
 
 if __name__ == "__main__":
