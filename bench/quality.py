@@ -325,8 +325,8 @@ def markdown(results: dict[str, Any], variants: dict[str, Any] | None = None) ->
             "in the JSON), which slows both engines; ratios are the meaningful figures.",
             "",
             "| data | s/epoch ours | RecBole | ratio | s to RecBole's best valid NDCG@10: ours | RecBole "
-            "| ratio | test NDCG@10 ours / RecBole |",
-            "|---|---|---|---|---|---|---|---|",
+            "| ratio | test NDCG@10 ours / RecBole | RecBole epochs, stop |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, s in speed.items():
             v = s["versus"]
@@ -334,7 +334,7 @@ def markdown(results: dict[str, Any], variants: dict[str, Any] | None = None) ->
             lines.append(
                 f"| {name} | {e['seqintent']} | {e['recbole']} | {e['ratio']} | {b['seqintent']} "
                 f"| {b['recbole']} "
-                f"| {b['ratio']} | {t['seqintent']} / {t['recbole']} |"
+                f"| {b['ratio']} | {t['seqintent']} / {t['recbole']} | {s['epochs_run']}, {s['stopped_by']} |"
             )
     lines.append(MARK_END)
     return "\n".join(lines)
