@@ -1,8 +1,8 @@
 import numpy as np
-from tests.dataset_builders import build_dataset
 
 from seqintent.models import EventTokens, NextItemConfig
 from seqintent.train import plan_training, train_next_item, training_end
+from tests.dataset_builders import build_dataset
 
 
 def test_training_end_is_the_leading_run_of_training_events(tmp_path):
