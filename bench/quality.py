@@ -48,49 +48,49 @@ MARK_START, MARK_END = "<!-- quality:start -->", "<!-- quality:end -->"
 # name → how to build it, and the best published figures on the same protocol
 DATASETS: dict[str, dict[str, Any]] = {
     "beauty": {
-        "convert": ["s3rec", "Beauty"],
+        "ingest": ["s3rec", "seqrec-benchmarks-s3rec/Beauty.txt"],
         "atomic": ["s3rec", "seqrec-benchmarks-s3rec/Beauty.txt"],
         "published": {"NDCG@10": 0.0531, "HR@10": 0.0928, "by": "eSASRec (RecSys'25)"},
         "target": {"NDCG@10": 0.056},
     },
     "sports": {
-        "convert": ["s3rec", "Sports_and_Outdoors"],
+        "ingest": ["s3rec", "seqrec-benchmarks-s3rec/Sports_and_Outdoors.txt"],
         "published": {"NDCG@10": 0.0323, "HR@10": 0.0569, "by": "best published"},
         "target": {"NDCG@10": 0.034},
     },
     "toys": {
-        "convert": ["s3rec", "Toys_and_Games"],
+        "ingest": ["s3rec", "seqrec-benchmarks-s3rec/Toys_and_Games.txt"],
         "published": {"NDCG@10": 0.0580, "HR@10": 0.0970, "by": "best published"},
         "target": {"NDCG@10": 0.061},
     },
     "yelp": {
-        "convert": ["s3rec", "Yelp"],
+        "ingest": ["s3rec", "seqrec-benchmarks-s3rec/Yelp.txt"],
         "published": {"NDCG@10": 0.0207, "HR@10": 0.0409, "by": "ICLRec (WWW'22)"},
         "target": {"NDCG@10": 0.022},
     },
     "tmall": {
-        "convert": ["gcegnn", "Tmall"],
+        "ingest": ["gcegnn", "session-rec-benchmarks-gcegnn/Tmall"],
         "published": {"P@20": 33.42, "MRR@20": 15.42, "by": "GCE-GNN (SIGIR'20)"},
     },
     "diginetica": {
-        "convert": ["gcegnn", "diginetica"],
+        "ingest": ["gcegnn", "session-rec-benchmarks-gcegnn/diginetica"],
         "published": {"P@20": 54.22, "MRR@20": 19.04, "by": "GCE-GNN (SIGIR'20)"},
     },
     "nowplaying": {
-        "convert": ["gcegnn", "Nowplaying"],
+        "ingest": ["gcegnn", "session-rec-benchmarks-gcegnn/Nowplaying"],
         "published": {"P@20": 22.37, "MRR@20": 8.40, "by": "GCE-GNN (SIGIR'20)"},
     },
     "taobao": {
-        "convert": ["taobao"],
+        "ingest": ["taobao-5core", "taobao-userbehavior-sample"],
         "atomic": ["taobao", "taobao-userbehavior-sample/UserBehavior.csv"],
         "published": {"NDCG@10": 0.4893, "HR@10": 0.6436, "by": "RecBole SASRec (5-core)"},
     },
     "taobao_nocore": {
-        "convert": ["taobao", "0"],
+        "ingest": ["taobao", "taobao-userbehavior-sample"],
         "published": {"by": "no published figure: all 815 users and 55k items, for the truncation test"},
     },
     "ml100k": {
-        "convert": ["ml100k"],
+        "ingest": ["movielens-100k", "movielens-100k"],
         "atomic": ["ml", "movielens-100k/u.data"],
         "published": {"NDCG@10": 0.0620, "by": "RecBole SASRec after 33 min, not converged"},
     },
@@ -98,10 +98,20 @@ DATASETS: dict[str, dict[str, Any]] = {
 
 
 def prepare(name: str) -> Dataset:
-    """The Dataset folder of ``name`` under bench/out/data (built once)."""
-    folder = OUT / "data" / name
+    """The Dataset of ``name`` under bench/out/ingested, ingested once with its shipped preset."""
+    folder = OUT / "ingested" / name
     if not (folder / "manifest.json").is_file():
-        cmd = [sys.executable, str(ROOT / "bench" / "_convert.py"), *DATASETS[name]["convert"], str(folder)]
+        preset, source = DATASETS[name]["ingest"]
+        cmd = [
+            str(Path(sys.executable).parent / "seqintent"),
+            "ingest",
+            "--preset",
+            preset,
+            str(SHARED / source),
+            "-o",
+            str(folder),
+            "--overwrite",
+        ]
         subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
     return Dataset.load(folder)
 
@@ -239,7 +249,7 @@ def table() -> dict[str, Any]:
     return results
 
 
-def markdown(results: dict[str, Any]) -> str:
+def markdown(results: dict[str, Any], variants: dict[str, Any] | None = None) -> str:
     lines = [
         MARK_START,
         "## Next-item quality (`bench/quality.py`)",
@@ -279,7 +289,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"{best_base[0]} {best_base[1].get('NDCG@10', 0):.4f}",
             published,
             target,
-            f"{tr['epochs_run']} ({tr['best_epoch']})",
+            f"{tr['epochs_run']} ({tr['best_epoch']})"
+            + ("" if tr["stopped_by"] == "early_stopping" else f", stopped by {tr['stopped_by']}"),
             f"{tr['train_seconds_per_epoch']}",
         ]
         lines.append("| " + " | ".join(row) + " |")
@@ -287,6 +298,15 @@ def markdown(results: dict[str, Any]) -> str:
     for name, r in results.items():
         base = ", ".join(f"{b} {v['NDCG@10']:.4f} / {v['HR@10']:.4f}" for b, v in r["baselines"].items())
         lines.append(f"- {name}: {base}")
+    if variants:
+        lines += ["", "Variants tried (`--tag T --set ...`), validation then test NDCG@10 / HR@10:", ""]
+        for name, r in variants.items():
+            cmd = r.get("command", "").replace("python bench/quality.py ", "")
+            v, m = r["training"]["best_valid"], r["model"]
+            lines.append(
+                f"- {name} (`{cmd}`): valid {v['NDCG@10']:.4f} / {v['HR@10']:.4f}, "
+                f"test {m['NDCG@10']:.4f} / {m['HR@10']:.4f}"
+            )
     abl = {n: r["ablations"] for n, r in results.items() if r.get("ablations")}
     if abl:
         lines += ["", "Ablations (test NDCG@10 / HR@10):", ""]
@@ -300,11 +320,13 @@ def markdown(results: dict[str, Any]) -> str:
     if speed:
         lines += [
             "",
-            "Training speed beside RecBole 1.2.1 SASRec (2 threads, same sequences, same run):",
+            "Training speed beside RecBole 1.2.1 SASRec (2 threads, same sequences, same run). The machine "
+            "was shared with other jobs (1-minute load average 5-15 on 2 cores during these runs, recorded "
+            "in the JSON), which slows both engines; ratios are the meaningful figures.",
             "",
             "| data | s/epoch ours | RecBole | ratio | s to RecBole's best valid NDCG@10: ours | RecBole "
-            "| ratio | test NDCG@10 ours / RecBole |",
-            "|---|---|---|---|---|---|---|---|",
+            "| ratio | test NDCG@10 ours / RecBole | RecBole epochs, stop |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, s in speed.items():
             v = s["versus"]
@@ -312,7 +334,7 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {e['seqintent']} | {e['recbole']} | {e['ratio']} | {b['seqintent']} "
                 f"| {b['recbole']} "
-                f"| {b['ratio']} | {t['seqintent']} / {t['recbole']} |"
+                f"| {b['ratio']} | {t['seqintent']} / {t['recbole']} | {s['epochs_run']}, {s['stopped_by']} |"
             )
     lines.append(MARK_END)
     return "\n".join(lines)
@@ -403,7 +425,8 @@ def main() -> None:
                 )
             )
         if args.write_md:
-            write_markdown(markdown(results))
+            variants = {k: v for k, v in table().items() if "-" in k and not k.endswith("-smoke")}
+            write_markdown(markdown(results, variants))
 
 
 if __name__ == "__main__":

@@ -123,10 +123,10 @@ def test_repeat_scores_use_the_newest_occurrence_with_its_rank_and_count():
     action = torch.tensor([[0, 1, 1, 1, 1]])
     time_s = torch.zeros(1, 5)
     hidden = torch.randn(1, 5, 16)
-    last = head.repeat_scores(hidden, item, action, time_s, last_only=True)[0, 0]
+    last = head.repeat_scores(hidden, item, time_s, action=action, last_only=True)[0, 0]
     # newest occurrences: b at column 2 (rank 2, once), a at 3 (rank 1, twice), c at 4 (rank 0, once)
     assert last.tolist() == [0.0, 0.0, 21.0, 12.0, 1.0]
-    every = head.repeat_scores(hidden, item, action, time_s)[0]
+    every = head.repeat_scores(hidden, item, time_s, action=action)[0]
     assert torch.equal(every[-1], last)
     # at query column 2 (history padding, a, b): b rank 0, a rank 1, nothing later counts
     assert every[2].tolist() == [0.0, 11.0, 1.0, 0.0, 0.0]

@@ -213,15 +213,17 @@ class NextItemHead(nn.Module):
         self,
         hidden: torch.Tensor,
         item: torch.Tensor,
-        action: torch.Tensor,
         time_s: torch.Tensor,
         *,
+        action: torch.Tensor | None = None,
         last_only: bool = False,
     ) -> torch.Tensor:
         """Repeat scores [B, Q, T]: for query column i, the score of history column j where j is the
         newest occurrence of its item at or before i (0 elsewhere, so each item is scored once).
 
         The query columns are all T columns, or only the newest one with ``last_only`` (Q = 1).
+        ``action`` (the history's action codes) adds the learned per-action term; without it the
+        term is left out.
         """
         _, t, h = hidden.shape
         cols = torch.arange(t, device=hidden.device)
@@ -252,7 +254,8 @@ class NextItemHead(nn.Module):
         query_time = time_s[:, -1:] if last_only else time_s
         elapsed = query_time[:, :, None] - time_s[:, None, :]  # [B, Q, T]
         scores = scores + self.rep_elapsed(torch_log_bucket(elapsed, GAP_BUCKETS)).squeeze(-1)
-        scores = scores + self.rep_action(action).squeeze(-1)[:, None, :]
+        if action is not None:
+            scores = scores + self.rep_action(action).squeeze(-1)[:, None, :]
         return torch.where(newest, scores, torch.zeros_like(scores))
 
     def forward(
@@ -297,7 +300,7 @@ class NextItemNetwork(nn.Module):
         head = self.next_item
         repeat = None
         if head.repeat:
-            repeat = head.repeat_scores(hidden, item, action, time_s, last_only=True)[:, 0]
+            repeat = head.repeat_scores(hidden, item, time_s, action=action, last_only=True)[:, 0]
         return head(hidden[:, -1], item, repeat)
 
 

@@ -327,7 +327,7 @@ class _Training:
             return sampled_softmax_loss(h, table, targets, negatives, self.log_q)
         if head.repeat:
             scores = head.repeat_scores(
-                hidden, inputs["item"], inputs["action"], inputs["time_s"]
+                hidden, inputs["item"], inputs["time_s"], action=inputs["action"]
             )  # [B, L, L]
             return full_softmax_loss(h, table, targets, inputs["item"][b_idx], scores[b_idx, t_idx])
         return full_softmax_loss(h, table, targets)
