@@ -3,11 +3,11 @@
 import json
 
 import pytest
-from anomaly_fixtures import habitual_history, normal_day, takeover
 from click.testing import CliRunner
 
 from seqintent.anomaly import AnomalyDetector
 from seqintent.cli import main
+from tests.anomaly.anomaly_fixtures import habitual_history, normal_day, takeover
 
 RULES = """\
 rules:

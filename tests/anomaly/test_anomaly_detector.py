@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from anomaly_fixtures import D, H, habitual_history, normal_day, takeover
 
 from seqintent.anomaly import AnomalyConfig, AnomalyDetector, RiskConfig, RuleSet
 from seqintent.errors import ArtifactError, NotFittedError
+from tests.anomaly.anomaly_fixtures import D, H, habitual_history, normal_day, takeover
 
 ATO_RULES = """\
 rules:

@@ -2,9 +2,9 @@ import math
 
 import numpy as np
 import pytest
-from anomaly_fixtures import D, H, habitual_history, takeover
 
 from seqintent.anomaly import ProfileConfig, ProfileStore, RiskConfig, deviation_features
+from tests.anomaly.anomaly_fixtures import D, H, habitual_history, takeover
 
 
 def test_deviations_of_a_takeover_against_a_habitual_profile():

@@ -2,10 +2,10 @@ import math
 
 import numpy as np
 import pytest
-from anomaly_fixtures import D, H, M, habitual_history
 
 from seqintent.anomaly import ProfileConfig, ProfileStore
 from seqintent.errors import ArtifactError
+from tests.anomaly.anomaly_fixtures import D, H, M, habitual_history
 
 
 def test_robust_amount_statistics_are_exact():

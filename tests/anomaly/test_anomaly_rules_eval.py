@@ -1,9 +1,9 @@
 """What rule expressions mean, on tiny hand-written event lists (rows are input positions)."""
 
 import pytest
-from anomaly_fixtures import D, H, M, habitual_history
 
 from seqintent.anomaly import AnomalyDetector, RuleSet
+from tests.anomaly.anomaly_fixtures import D, H, M, habitual_history
 
 DAY = 50 * D + 10 * H  # an ordinary 10:00 for the scored events
 

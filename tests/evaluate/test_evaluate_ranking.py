@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-from dataset_builders import build_dataset
 
 from seqintent.evaluate import bootstrap_interval, evaluate_ranking, session_metrics, summarize
 from seqintent.models import HistoryBatch, Scorer, per_example_metrics, target_ranks
+from tests.dataset_builders import build_dataset
 
 
 def test_metrics_agree_with_a_hand_computed_example():

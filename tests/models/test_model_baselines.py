@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from dataset_builders import build_dataset
 
 from seqintent.errors import ConfigError, NotFittedError
 from seqintent.models import (
@@ -12,6 +11,7 @@ from seqintent.models import (
     RecentItems,
     make_baseline,
 )
+from tests.dataset_builders import build_dataset
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 import numpy as np
 import torch
-from dataset_builders import build_dataset
 
 from seqintent.models import EventTokens, InputSpec, gather_tokens, history_rows, log_bucket
 from seqintent.models.network import torch_log_bucket
+from tests.dataset_builders import build_dataset
 
 
 def test_log_bucket_edges_and_unknown():

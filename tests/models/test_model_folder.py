@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from dataset_builders import build_dataset, walk_dataset
 from safetensors.torch import load_file, save_file
 
 from seqintent.errors import ArtifactError, ConfigError
 from seqintent.models import NextItemConfig, NextItemModel
 from seqintent.train import train_next_item
+from tests.dataset_builders import build_dataset, walk_dataset
 
 CFG = {"model": {"hidden": 16, "heads": 2, "max_len": 8}, "train": {"epochs": 1, "threads": 1}}
 

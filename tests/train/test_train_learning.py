@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from dataset_builders import build_dataset, walk_dataset
 
 import seqintent.train.loop as loop
 from seqintent.errors import ArtifactError, DataError
 from seqintent.evaluate import evaluate_ranking
 from seqintent.models import ItemKNN, MarkovChain, NextItemConfig, NextItemModel, Popularity
 from seqintent.train import TransformerRecommender, checkpoint_dir, train_next_item
+from tests.dataset_builders import build_dataset, walk_dataset
 
 TINY = {
     "model": {"hidden": 32, "layers": 2, "heads": 2, "dropout": 0.0, "max_len": 12},

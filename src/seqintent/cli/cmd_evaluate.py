@@ -31,6 +31,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 @click.option(
     "--bootstrap", type=int, default=1000, show_default=True, help="Resamples for 95% intervals (0: off)."
 )
+@click.option(
+    "--intent-baselines",
+    default="lightgbm,logreg",
+    show_default=True,
+    help="Baselines on hand-made features beside the intent heads ('' for none).",
+)
+@click.option("--no-intents", "no_intents", is_flag=True, help="Skip the intent labels (next items only).")
 @json_option
 @handle_errors
 def evaluate_command(
@@ -41,6 +48,8 @@ def evaluate_command(
     exclude_seen: bool,
     target_actions: str | None,
     bootstrap: int,
+    intent_baselines: str,
+    no_intents: bool,
     as_json: bool,
 ) -> None:
     """Rank every held-out item of DATASET's split with MODEL and the baselines.
@@ -57,6 +66,8 @@ def evaluate_command(
         exclude_seen=exclude_seen,
         target_actions=target_actions.split(",") if target_actions else None,
         bootstrap=bootstrap,
+        intents=not no_intents,
+        intent_baselines=[b for b in intent_baselines.split(",") if b.strip()],
     )
     if as_json:
         print_json(report)
@@ -73,3 +84,7 @@ def evaluate_command(
     if "NDCG@10" in ci:
         lo, hi = ci["NDCG@10"]
         click.echo(f"model NDCG@10 95% interval: [{lo:.4f}, {hi:.4f}]")
+    if report.get("intents"):
+        from seqintent.cli.cmd_predict import echo_intent_table
+
+        echo_intent_table(report["intents"], report.get("cold_start"))

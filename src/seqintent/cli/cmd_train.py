@@ -22,7 +22,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     "-o", "--out", "out", required=True, type=click.Path(path_type=Path), help="Model folder to write."
 )
 @click.option(
-    "--config", "config_file", type=click.Path(path_type=Path), help="YAML with model: / train: sections."
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help="YAML with model: / train: sections (and intents: for the intent heads).",
 )
 @click.option("--epochs", type=int, help="Upper bound on epochs (early stopping usually ends sooner).")
 @click.option("--max-len", "max_len", type=int, help="Events of history the model reads.")
@@ -31,6 +34,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from MODEL.checkpoint/.")
 @click.option("--tensorboard", type=click.Path(path_type=Path), help="Write TensorBoard logs to this folder.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--no-intents", "no_intents", is_flag=True, help="Train the next-item model only (no intent heads)."
+)
 @json_option
 @handle_errors
 def train_command(
@@ -44,17 +50,28 @@ def train_command(
     resume: bool,
     tensorboard: Path | None,
     quiet: bool,
+    no_intents: bool,
     as_json: bool,
 ) -> None:
-    """Train the next-item model on DATASET and write the Model folder.
+    """Train the next-item model on DATASET, then its intent heads, and write the Model folder.
+
+    Intent heads (next action, purchase / churn … within a horizon) are trained wherever the log
+    supports their labels; --no-intents skips them.
 
     Example: seqintent train data/beauty -o models/beauty --epochs 100
     """
     from seqintent.data import Dataset
     from seqintent.models import NextItemConfig
     from seqintent.train import train_next_item
+    from seqintent.train.multitask import train_intents_if_supported
 
-    data = NextItemConfig.load(config_file).to_dict() if config_file else NextItemConfig().to_dict()
+    intents_data = None
+    data = NextItemConfig().to_dict()
+    if config_file:
+        from seqintent.models.intent_config import read_training_config
+
+        next_item_data, intents_data = read_training_config(config_file)
+        data = NextItemConfig.load(next_item_data).to_dict()
     for section, key, value in (
         ("train", "epochs", epochs),
         ("model", "max_len", max_len),
@@ -63,8 +80,9 @@ def train_command(
         if value is not None:
             data[section][key] = value
     config = NextItemConfig.load(data)
+    ds = Dataset.load(dataset)
     model = train_next_item(
-        Dataset.load(dataset),
+        ds,
         config,
         out=out,
         overwrite=overwrite,
@@ -72,6 +90,10 @@ def train_command(
         progress=not quiet and not as_json,
         tensorboard=tensorboard,
     )
+    if not no_intents:
+        model = train_intents_if_supported(
+            ds, model, intents_data, out=out, progress=not quiet and not as_json, file=config_file
+        )
     m = model.metrics
     if as_json:
         print_json({"model": str(out), **{k: v for k, v in m.items() if k != "history"}})
@@ -82,3 +104,10 @@ def train_command(
         + "  ".join(f"valid {k} {v:.4f}" for k, v in best.items() if k.endswith("@10"))
         + f"  {m['train_seconds_per_epoch']:.1f} s/epoch, {m['seconds_to_best']:.0f} s to best"
     )
+    intents = m.get("intents") or {}
+    if intents.get("labels"):
+        click.echo(f"intent heads: {', '.join(intents['labels'])} ({intents['mode']})")
+    for name, why in (intents.get("dropped_labels") or {}).items():
+        click.echo(f"  not trained: {name}: {why}")
+    if intents.get("skipped"):
+        click.echo(f"intent heads skipped: {intents['skipped']}")

@@ -70,6 +70,10 @@ class ArtifactWriter:
                 )
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        # mkdtemp makes the folder private (0700); an artifact gets the usual permissions of a new folder
+        umask = os.umask(0)
+        os.umask(umask)
+        self.path.chmod(0o777 & ~umask)
 
     def commit(self, manifest: dict[str, Any]) -> Path:
         """Write the manifest (last, so its presence means "complete") and move the folder into place."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from seqintent.data import Dataset
+from seqintent.evaluate.intents import DEFAULT_INTENT_BASELINES, evaluate_cold_start, evaluate_intents
 from seqintent.evaluate.ranking import evaluate_ranking, protocol_of, session_metrics
 from seqintent.models.base import Scorer
 from seqintent.models.baselines import make_baseline
@@ -28,6 +29,8 @@ def evaluate_model(
     target_actions: list[str] | None = None,
     bootstrap: int = 1000,
     seed: int = 0,
+    intents: bool = True,
+    intent_baselines: Sequence[str] = DEFAULT_INTENT_BASELINES,
 ) -> dict[str, Any]:
     """Evaluate a Model folder (or loaded model) and the named baselines on a Dataset split.
 
@@ -40,7 +43,10 @@ def evaluate_model(
         ``{"dataset", "split", "protocol", "examples", "model": {"HR@10": …, "NDCG@10": …, …},
         "baselines": {"pop": {…}, …}, "ci95": {"model": {"HR@10": [lo, hi], …}, "baselines": {…}},
         "train_seconds_per_epoch", "seconds_to_best", "best_epoch"}``; session datasets (``given``
-        splits) add ``"P@20"`` and ``"MRR@20"`` in percent under ``"session_metrics"``.
+        splits) add ``"P@20"`` and ``"MRR@20"`` in percent under ``"session_metrics"``. A model
+        with intent heads adds ``"intents": {"<label>": {"model": {"AUC", "PR_AUC", "ECE", …},
+        "lightgbm": {…}, "logreg": {…}}}`` and ``"cold_start"`` (see
+        :mod:`seqintent.evaluate.intents`), unless ``intents`` is False.
 
     Raises
     ------
@@ -81,6 +87,11 @@ def evaluate_model(
         "seconds_to_best": model.metrics.get("seconds_to_best"),
         "best_epoch": model.metrics.get("best_epoch"),
     }
+    if intents and model.intents is not None:
+        report["intents"] = evaluate_intents(
+            model, dataset, split=split, baselines=intent_baselines, seed=seed
+        )
+        report["cold_start"] = evaluate_cold_start(model, dataset, split=split, seed=seed)
     if report["protocol"] == "all_prefix":
         report["session_metrics"] = {
             MODEL_KEY: session_metrics(mine.metrics),

@@ -9,6 +9,9 @@ Layout::
       vocab/                 items, actions, categories, devices of the Dataset it was trained on
       dataset_manifest.json  that Dataset's manifest
       metrics.json           validation metrics, epochs, timings (written by training)
+      intents.json, intents.safetensors, profile_users.parquet
+                             intent heads, calibration and profile (when trained with intents;
+                             see seqintent.models.intents)
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from seqintent.models.base import HistoryBatch, Scorer
 from seqintent.models.batching import gather_tokens, history_rows
 from seqintent.models.config import ModelConfig, NextItemConfig
 from seqintent.models.features import FAMILY_NAMES, EventTokens, InputSpec
+from seqintent.models.intents import IntentState
 from seqintent.models.network import NextItemNetwork
 from seqintent.schema.columns import MANIFEST_KIND_MODEL, MODEL_FORMAT_VERSION, ModelFiles, Vocabularies
 
@@ -67,6 +71,8 @@ class NextItemModel(Scorer):
         That Dataset's manifest.
     metrics:
         Training and validation figures, saved as ``metrics.json``.
+    intents:
+        Intent heads, calibration and profile (None for a next-item-only model).
     """
 
     def __init__(
@@ -78,6 +84,7 @@ class NextItemModel(Scorer):
         vocabs: dict[str, Vocabulary],
         dataset_manifest: dict[str, Any],
         metrics: dict[str, Any] | None = None,
+        intents: IntentState | None = None,
     ) -> None:
         self.network = network
         self.config = config
@@ -85,6 +92,7 @@ class NextItemModel(Scorer):
         self.vocabs = vocabs
         self.dataset_manifest = dataset_manifest
         self.metrics = metrics or {}
+        self.intents = intents
 
     @property
     def n_items(self) -> int:
@@ -136,7 +144,11 @@ class NextItemModel(Scorer):
                 vocab.save(w.path / ModelFiles.VOCAB / f"{name}.parquet")
             write_json(w.path / ModelFiles.DATASET_MANIFEST, self.dataset_manifest)
             write_json(w.path / ModelFiles.METRICS, self.metrics)
-            return w.commit({"task": TASK_NEXT_ITEM, "dataset": self.dataset_manifest.get("name")})
+            extra = {}
+            if self.intents is not None:
+                self.intents.save(w.path)
+                extra["intents"] = [spec.name for spec in self.intents.labels]
+            return w.commit({"task": TASK_NEXT_ITEM, "dataset": self.dataset_manifest.get("name"), **extra})
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> NextItemModel:
@@ -190,6 +202,9 @@ class NextItemModel(Scorer):
                 file=str(folder / ModelFiles.VOCAB),
             )
         network.eval()
+        intents = None
+        if (folder / ModelFiles.INTENTS).is_file():
+            intents = IntentState.load(folder, config.model.hidden)
         return cls(
             network,
             config,
@@ -197,6 +212,7 @@ class NextItemModel(Scorer):
             vocabs=vocabs,
             dataset_manifest=read_json(folder / ModelFiles.DATASET_MANIFEST),
             metrics=read_json(folder / ModelFiles.METRICS),
+            intents=intents,
         )
 
     def __repr__(self) -> str:

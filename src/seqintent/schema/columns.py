@@ -25,6 +25,7 @@ class Columns:
     SESSION = "session_id"
     TEXT = "text"
     ATTRS = "attrs"
+    EVENT_ID = "event_id"  # online events (serve): the client's id, or a hash of the event's content
 
     # derived by ingest
     INPUT_ORDER = "input_order"  # position of the event in the input (file, line, sub-event): the tie-break
@@ -32,6 +33,8 @@ class Columns:
     SESSION_INDEX = "session_index"  # 0-based session number within the user
     SPLIT = "split"  # "train" | "valid" | "test"
     EVENT_INDEX = "event_index"  # position of the kept event in the sequence arrays (events.parquet only)
+    USER_INDEX = "user_index"  # users.parquet: the user's index in the users vocabulary (null if absent)
+    ITEM_INDEX = "item_index"  # items.parquet: the item's index in the items vocabulary (null if absent)
 
     REQUIRED = (USER, ACTION)
     OPTIONAL = (TIME, ITEM, CATEGORY, DWELL, AMOUNT, DEVICE, SESSION, TEXT)
@@ -198,6 +201,10 @@ class ModelFiles:
     DATASET_MANIFEST = "dataset_manifest.json"  # the manifest of that Dataset
     METRICS = "metrics.json"  # validation metrics, epochs, timings
     CHECKPOINT_SUFFIX = ".checkpoint"  # sibling folder MODEL.checkpoint/ holds the resumable training state
+    # intent heads (present when the model was trained with them)
+    INTENTS = "intents.json"  # labels, cut protocol, calibration maps, profile facts, intent metrics
+    INTENT_WEIGHTS = "intents.safetensors"  # head weights and profile arrays (prefix "profile.")
+    PROFILE_USERS = "profile_users.parquet"  # user id → segment, when the Dataset has a user table
 
 
 MANIFEST_KIND_MODEL = "seqintent.model"
@@ -278,3 +285,18 @@ class SimulationFiles:
 
 MANIFEST_KIND_SIMULATION = "seqintent.simulation"
 SIMULATION_FORMAT_VERSION = 1
+
+
+class RuntimeFiles:
+    """File names inside a Runtime folder (``seqintent export`` writes it; the only thing ``serve`` loads)."""
+
+    MANIFEST = DatasetFiles.MANIFEST
+    CONFIG = "runtime.json"  # input spec, truncation rule, ONNX input / output names, export checks
+    ONNX_FP32 = "model.onnx"
+    ONNX_INT8 = "model.int8.onnx"
+    VOCAB = DatasetFiles.VOCAB  # the Model's vocabularies (their counts are the popularity fallback)
+    SUFFIX = ".runtime"  # default location: sibling folder MODEL.runtime/
+
+
+MANIFEST_KIND_RUNTIME = "seqintent.runtime"
+RUNTIME_FORMAT_VERSION = 1

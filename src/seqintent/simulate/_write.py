@@ -61,6 +61,7 @@ def write_log(table: pa.Table, path: Path, file_format: str) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the log is an ordinary file
     try:
         if file_format == "csv":
             pacsv.write_csv(table, tmp)
@@ -83,6 +84,12 @@ def _write_jsonl(table: pa.Table, path: Path) -> None:
         con.execute(f"COPY (SELECT * FROM simulated_log) TO '{target}' (FORMAT json)")
     finally:
         con.close()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_truth(folder: Path, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
@@ -108,6 +115,7 @@ def write_truth(folder: Path, tables: dict[str, pa.Table], manifest: dict[str, A
                 fix="remove it or choose another output file name",
             )
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         for name, table in tables.items():
             pq.write_table(table, tmp / SimulationFiles.table_file(name), compression="zstd")

@@ -14,16 +14,20 @@ Fatigue before churn (truth ``sessions.label`` = ``churn`` / ``continue``; ``pos
     At every session a user may leave for good (``churn_hazard``, the same at every session, so
     the number of past sessions says nothing). The last session of a leaving user fades out: its
     plays come in order of *falling* dwell (each a little shorter than the one before), then two
-    last plays drawn like any other. Other sessions have the same kind of plays in random order.
+    last plays drawn like any other; plays the user liked sit at random places, as in any session
+    (else the time since the last like would tell). Other sessions have the same kind of plays in
+    random order.
     **Both have the same multiset of plays, dwell times, likes and themes and the same length
     distribution**; only the order of dwell within the session tells them apart (truth signal
-    ``fatigue_churn``: roles ``fading_play`` and ``tail_play``). A regular session has at least 7 plays.
+    ``fatigue_churn``: roles ``fading_play``, ``liked_play``, ``tail_play``). A regular session has
+    at least 7 plays.
 Cold start (truth ``users.cold_start``)
     A share of users (``cold_start_share``) have a single session of at most 5 events (clean log).
 
 Truth tables (beside the common columns of :mod:`seqintent.simulate`)
     ``sessions``: ``n_plays``, ``is_last``; ``label`` ``churn`` / ``continue`` / ``cold_start``.
-    ``signals``: ``fatigue_churn`` (instance = the session; roles ``fading_play``, ``tail_play``) and
+    ``signals``: ``fatigue_churn`` (instance = the session; roles ``fading_play``, ``liked_play``,
+    ``tail_play``) and
     ``rejected_skip`` (instance = the **user**; role ``fast_skip``). ``users``: ``dominant_theme``,
     ``dominant_share``, ``rejected_theme``, ``skip_share``, ``cold_start``, ``churned``,
     ``n_sessions``, ``n_events``. ``interests``: ``user_id``, ``theme``, ``share`` (sums to 1 per
@@ -177,8 +181,10 @@ def generate_content(
     shared = like & (rng.random(n) < 0.1)
     follow = like & (rng.random(n) < 0.05)
 
-    # Order units: a fading session by falling dwell, others at random; in both, the last two
-    # units are drawn at random, so neither the last play nor the gap before it (recency) differs.
+    # Order units. In both kinds of session the last two units are drawn at random, so neither the
+    # last play nor the gap before it (recency) differs; so are the positions of liked plays, so the
+    # time since the last like does not either. A fading session puts its other plays in order of
+    # falling dwell; any other session puts them at random.
     first_unit = starts_of(n_plays)
     one = (rng.random(n_sess) * n_plays).astype(np.int64)
     other = (one + 1 + (rng.random(n_sess) * (n_plays - 1)).astype(np.int64)) % n_plays
@@ -186,8 +192,15 @@ def generate_content(
     is_tail[first_unit + one] = True
     is_tail[first_unit + other] = True
     fading = label[p_session] == CHURN
-    key = np.where(fading, -dwell, rng.random(n))
-    key = np.where(is_tail, 2.0 + rng.random(n), key)  # above every other key (dwell ≥ 1.2 s)
+    plain = fading & ~is_tail & ~like
+    ranked = np.flatnonzero(plain)
+    ranked = ranked[np.lexsort((-dwell[ranked], p_session[ranked]))]
+    n_plain = np.bincount(p_session[plain], minlength=n_sess)
+    key = rng.random(n)  # other sessions: random order
+    key[ranked] = position_in_segment(n_plain)  # falling dwell: ranks 0 … m-1
+    liked = fading & ~is_tail & like  # dropped into uniformly random gaps between the ranked plays
+    key[liked] = rng.uniform(-0.5, n_plain[p_session[liked]] - 0.5)
+    key[is_tail] = n + rng.random(int(is_tail.sum()))  # after every other key
     unit_order = np.lexsort((key, p_session))
     p_user, theme, item, dwell, like, shared, follow, is_tail, pushed, p_session, fading = (
         a[unit_order]
@@ -258,8 +271,8 @@ def generate_content(
         ("fatigue_churn", "rejected_skip"),
         np.r_[p_session[fade], p_user[skip]] + 1,
         np.r_[play_event[fade], play_event[skip]],
-        np.r_[np.where(is_tail[fade], 1, 0), np.full(len(skip), 2)],
-        ("fading_play", "tail_play", "fast_skip"),
+        np.r_[np.where(is_tail[fade], 1, np.where(like[fade], 3, 0)), np.full(len(skip), 2)],
+        ("fading_play", "tail_play", "fast_skip", "liked_play"),
         np.r_[p_user[fade], p_user[skip]] + 1,
     )
     users = pa.table(

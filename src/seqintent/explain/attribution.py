@@ -1,0 +1,191 @@
+"""Which events drove each answer: attributions over the events of a history, summing to 1.
+
+Answers: ``next_item`` (the logit of the top recommended item), ``next_action`` (the
+log-probability of the most likely next action), and one per yes/no intent (its logit).
+
+Methods
+-------
+``occlusion`` (default): the change of the answer when the event alone is left out of the history
+(Zeiler & Fergus, 2014). The T variants of a history run as one batch.
+``gradient``: gradient × input (Shrikumar et al., 2017; Ancona et al., ICLR 2018) at the token
+embeddings — the sum over the hidden dimensions of ``x_t · ∂answer/∂x_t`` for each event's
+embedding ``x_t`` (item, action, time … and position, as the encoder sums them). One backward pass
+per answer. Cheaper, but less faithful: on the order-dependent intent of ``tests/intent_builders``
+removing its top events moved the intent *less* than removing random ones, where occlusion's top
+event was a planted cause 61% of the time (causes are 20% of the events) and removing it moved the
+probability 11x more than removing a random event.
+
+Weights are the absolute attributions divided by their sum over the history's events, so they
+are non-negative and sum to 1. Tested (``tests/explain``): removing the top-weighted events moves
+an answer more than removing as many random events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+import torch
+
+from seqintent.models.batching import gather_tokens
+from seqintent.models.features import EventTokens
+from seqintent.models.heads import IntentNetwork
+
+Method = Literal["gradient", "occlusion"]
+NEXT_ITEM, NEXT_ACTION = "next_item", "next_action"
+
+
+def compact(rows: np.ndarray, remove: np.ndarray) -> np.ndarray:
+    """History rows with the ``remove`` positions taken out, still left-padded with -1 (newest last).
+
+    >>> compact(np.array([[-1, 4, 5, 6]]), np.array([[False, False, True, False]])).tolist()
+    [[-1, -1, 4, 6]]
+    """
+    out = np.full_like(rows, -1)
+    keep = (rows >= 0) & ~remove
+    for b in range(len(rows)):
+        kept = rows[b][keep[b]]
+        if len(kept):
+            out[b, -len(kept) :] = kept
+    return out
+
+
+class AnswerFunction:
+    """The answers of a network for history rows, as tensors [B] that gradients can flow through.
+
+    Parameters
+    ----------
+    net:
+        The whole network (next item and heads).
+    tokens:
+        Event tokens the rows index.
+    binary_names:
+        Names of the yes/no heads, in head order.
+    item, action:
+        int [B]: the recommended item and the most likely action class of each history, fixed
+        from the full history so that every variant of it is scored on the same answer.
+    query_time_s:
+        float [B] or None: time of the request.
+    """
+
+    def __init__(
+        self,
+        net: IntentNetwork,
+        tokens: EventTokens,
+        binary_names: list[str],
+        item: np.ndarray,
+        action: np.ndarray | None,
+        query_time_s: np.ndarray | None,
+    ) -> None:
+        self.net, self.tokens, self.binary_names = net, tokens, binary_names
+        self.item = torch.from_numpy(np.asarray(item, np.int64))
+        self.action = None if action is None else torch.from_numpy(np.asarray(action, np.int64))
+        self.query_time_s = query_time_s
+        self.captured: list[torch.Tensor] = []
+
+    @property
+    def names(self) -> list[str]:
+        return [NEXT_ITEM] + ([NEXT_ACTION] if self.action is not None else []) + self.binary_names
+
+    def __call__(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        inputs = gather_tokens(self.tokens, rows, self.query_time_s)
+        encoder = self.net.network.encoder
+        self.captured = []
+        hook = encoder.emb_drop.register_forward_hook(lambda _m, _i, out: self.captured.append(out))
+        try:
+            hidden = encoder(**inputs)
+            head = self.net.network.next_item
+            repeat = (
+                head.repeat_scores(hidden, inputs["item"], inputs["action"], inputs["time_s"], last_only=True)[:, 0]
+                if head.repeat
+                else None
+            )
+            logits = head(hidden[:, -1], inputs["item"], repeat)
+            out = {NEXT_ITEM: logits.gather(1, self.item[:, None])[:, 0]}
+            intent_hidden = self.net.intent_hidden(inputs) if self.net.separate_pass else hidden
+            action_logits, _, binary = self.net.intent_heads(intent_hidden[:, -1])
+        finally:
+            hook.remove()
+        if self.action is not None:
+            out[NEXT_ACTION] = torch.log_softmax(action_logits, dim=1).gather(1, self.action[:, None])[:, 0]
+        for k, name in enumerate(self.binary_names):
+            out[name] = binary[:, k]
+        return out
+
+
+def gradient_attributions(answer: AnswerFunction, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Gradient × input per event [B, T] for every answer (0 on padding)."""
+    net = answer.net
+    was = net.training
+    net.eval()
+    with torch.enable_grad():
+        values = answer(rows)
+        captured = answer.captured  # [pass A] or [pass A, pass B]
+        out = {}
+        for name, value in values.items():
+            x = captured[0] if name == NEXT_ITEM or len(captured) == 1 else captured[1]
+            (grad,) = torch.autograd.grad(value.sum(), x, retain_graph=True)
+            out[name] = (grad * x).sum(-1).detach().numpy()
+    net.train(was)
+    valid = rows >= 0
+    return {name: np.where(valid, a, 0.0) for name, a in out.items()}
+
+
+@torch.inference_mode()
+def occlusion_attributions(
+    answer: AnswerFunction, rows: np.ndarray, chunk: int = 2048
+) -> dict[str, np.ndarray]:
+    """Change of every answer when each event alone is removed, per event [B, T] (0 on padding)."""
+    net = answer.net
+    was = net.training
+    net.eval()
+    full = {k: v.numpy() for k, v in answer(rows).items()}
+    b, t = rows.shape
+    out = {name: np.zeros((b, t)) for name in full}
+    # variant (i, c): history i without column c, all in one batch of B * T rows
+    variants = np.repeat(rows, t, axis=0)
+    remove = np.tile(np.eye(t, dtype=bool), (b, 1))
+    variants = compact(variants, remove)
+    owner = np.repeat(np.arange(b), t)
+    values: dict[str, list[np.ndarray]] = {name: [] for name in full}
+    for lo in range(0, len(variants), chunk):
+        part = slice(lo, lo + chunk)
+        sub = AnswerFunction(
+            net,
+            answer.tokens,
+            answer.binary_names,
+            answer.item.numpy()[owner[part]],
+            None if answer.action is None else answer.action.numpy()[owner[part]],
+            None if answer.query_time_s is None else answer.query_time_s[owner[part]],
+        )
+        for name, v in sub(variants[part]).items():
+            values[name].append(v.numpy())
+    present = rows >= 0
+    for name in full:
+        dropped = np.concatenate(values[name]).reshape(b, t)
+        out[name] = np.where(present, full[name][:, None] - dropped, 0.0)
+    net.train(was)
+    return out
+
+
+def normalise(attributions: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Non-negative weights per event that sum to 1 over each history's events (uniform if all 0)."""
+    a = np.where(rows >= 0, np.abs(attributions), 0.0)
+    total = a.sum(axis=1, keepdims=True)
+    uniform = (rows >= 0) / np.maximum((rows >= 0).sum(axis=1, keepdims=True), 1)
+    return np.where(total > 0, a / np.where(total > 0, total, 1.0), uniform)
+
+
+METHODS: dict[str, Callable[[AnswerFunction, np.ndarray], dict[str, np.ndarray]]] = {
+    "gradient": gradient_attributions,
+    "occlusion": occlusion_attributions,
+}
+
+
+def event_weights(
+    answer: AnswerFunction, rows: np.ndarray, method: Method = "occlusion"
+) -> dict[str, np.ndarray]:
+    """Weights [B, T] per answer (see :func:`normalise`) by the chosen method."""
+    raw = METHODS[method](answer, rows)
+    return {name: normalise(a, rows) for name, a in raw.items()}

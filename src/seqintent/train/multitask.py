@@ -1,0 +1,700 @@
+"""Training intent heads on the shared encoder, beside the next-item objective.
+
+Three ways (``intents.train.mode``):
+
+``finetune`` (default)
+    Start from a next-item model (pre-trained self-supervised, no labels: the seed's path), add the
+    heads and train everything on the intent labels, keeping the next-item loss
+    (``next_item_weight``) so next items stay good.
+``heads``
+    Freeze the encoder; train only the heads (cheapest; next items unchanged).
+``joint``
+    Train encoder and heads from scratch on next items and intents together.
+
+Training data. Every training cut is one target: windows of ``max_len`` events are cut from each
+user's history ``stride`` events apart (newest first) and each window trains only its newest
+``stride`` positions, so every cut is trained once per epoch with at least ``max_len - stride``
+events of context. At a position the heads read the intent pass (no "time to next event": that is
+the answer to churn) and the next-item loss reads the usual pass. Early stopping watches the mean
+validation AUC over the labels; probabilities are then calibrated on the validation cuts, and the
+profile (popularity, segments, cold-start blend) is fitted.
+
+:func:`train_intents` is the whole pipeline.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from tqdm.auto import tqdm
+
+from seqintent.data import Dataset
+from seqintent.errors import ConfigError, DataError
+from seqintent.models.base import HistoryBatch
+from seqintent.models.batching import gather_tokens, history_rows
+from seqintent.models.calibration import calibrated_probabilities
+from seqintent.models.config import NextItemConfig
+from seqintent.models.features import FAMILY_NAMES, EventTokens, InputSpec
+from seqintent.models.heads import IntentHeads, IntentNetwork
+from seqintent.models.inference import run_network
+from seqintent.models.intent_config import IntentConfig, LabelSpec
+from seqintent.models.intent_metrics import binary_metrics, class_metrics, roc_auc
+from seqintent.models.intents import IntentState
+from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_events
+from seqintent.models.network import NextItemNetwork
+from seqintent.schema.columns import Splits, Vocabularies
+from seqintent.train.calibration import fit_calibration
+from seqintent.train.labels import CutLabels, CutPlan, compute_labels, default_labels, plan_cuts
+from seqintent.train.loop import keep_freed_memory
+from seqintent.train.objectives import full_softmax_loss
+from seqintent.train.profile import build_profile, choose_kappa
+
+VALID_MAX_CUTS = 20000
+VALID_MAX_NEXT_ITEM = 5000
+WARMUP_STEPS = 50
+
+
+@dataclass
+class IntentData:
+    """Cuts, labels and targets of a Dataset for the heads (computed once)."""
+
+    tokens: EventTokens
+    plan: CutPlan
+    labels: CutLabels
+    specs: list[LabelSpec]  # supported labels, in head order (classes first)
+    dropped: dict[str, str]
+    next_item_target: np.ndarray  # bool [n_events]: the event is a next-item training target
+    n_actions: int
+    n_families: int
+    action_target: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    family_target: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    binary_target: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+
+    @property
+    def binary_specs(self) -> list[LabelSpec]:
+        return [s for s in self.specs if not s.is_class]
+
+    def has(self, kind: str) -> bool:
+        return any(s.kind == kind for s in self.specs)
+
+    def known_any(self) -> np.ndarray:
+        """Events whose cut has at least one supported label."""
+        known = np.zeros(self.tokens.n_events, dtype=bool)
+        for spec in self.specs:
+            known |= self.labels.known(spec.name)
+        return known
+
+    def cuts(self, split: str) -> np.ndarray:
+        return np.flatnonzero((self.plan.split == Splits.code(split)) & self.known_any())
+
+
+def prepare_intents(
+    dataset: Dataset,
+    config: IntentConfig,
+    spec: InputSpec,
+    *,
+    next_item_before_test: bool = False,
+) -> IntentData:
+    """Cut the Dataset, compute labels and keep those it supports.
+
+    A yes/no label is supported with at least ``train.min_examples`` positives and negatives among
+    training cuts and both classes among validation cuts; a class label with that many training
+    cuts. The others are listed in ``dropped`` with the reason.
+
+    Parameters
+    ----------
+    next_item_before_test:
+        Train the next-item loss only on events before the test cuts (time protocol), so the
+        encoder never sees the test period (for clean benchmarks).
+    """
+    tokens = EventTokens.from_dataset(dataset, spec)
+    specs = config.labels if config.labels is not None else default_labels(dataset)
+    horizons = [s.horizon_s for s in specs if s.horizon_s is not None]
+    if any(s.horizon == "session" for s in specs):
+        horizons.append(2 * dataset.config.sessions.gap_s)
+    plan = plan_cuts(dataset, tokens, config.protocol, max(horizons) if horizons else None)
+    labels = compute_labels(dataset, tokens, specs, plan)
+    train_split, valid_split = plan.split == Splits.TRAIN, plan.split == Splits.VALID
+    need = config.train.min_examples
+    kept, dropped = [], {}
+    for s in specs:
+        known = labels.known(s.name)
+        values = labels.values[s.name]
+        if s.is_class:
+            n = int((known & train_split).sum())
+            if n < need:
+                dropped[s.name] = f"{n} training cuts (need {need})"
+                continue
+        else:
+            pos = int(((values == 1) & known & train_split).sum())
+            neg = int(((values == 0) & known & train_split).sum())
+            vpos = int(((values == 1) & known & valid_split).sum())
+            vneg = int(((values == 0) & known & valid_split).sum())
+            if min(pos, neg) < need:
+                dropped[s.name] = f"{pos} positive / {neg} negative training cuts (need {need} of each)"
+                continue
+            if min(vpos, vneg) < 1:
+                dropped[s.name] = f"{vpos} positive / {vneg} negative validation cuts (need both)"
+                continue
+        kept.append(s)
+    kept = [s for s in kept if s.is_class] + [s for s in kept if not s.is_class]
+    n = tokens.n_events
+    ni = (tokens.item > 0) & (tokens.split == Splits.TRAIN)
+    ni &= np.arange(n) > tokens.user_start
+    if next_item_before_test and plan.test_start_s is not None:
+        ni &= tokens.time_s < plan.test_start_s
+    data = IntentData(
+        tokens=tokens,
+        plan=plan,
+        labels=labels,
+        specs=kept,
+        dropped=dropped,
+        next_item_target=ni,
+        n_actions=len(dataset.vocab(Vocabularies.ACTIONS))
+        if any(s.kind == "next_action" for s in kept)
+        else 0,
+        n_families=len(FAMILY_NAMES) + 1 if any(s.kind == "next_family" for s in kept) else 0,
+    )
+    data.action_target = _class_target(labels, kept, "next_action", n)
+    data.family_target = _class_target(labels, kept, "next_family", n)
+    binary = [labels.values[s.name] for s in data.binary_specs]
+    data.binary_target = np.stack(binary, axis=1) if binary else np.zeros((n, 0), np.float32)
+    return data
+
+
+def _class_target(labels: CutLabels, specs: list[LabelSpec], kind: str, n: int) -> np.ndarray:
+    spec = next((s for s in specs if s.kind == kind), None)
+    return labels.values[spec.name] if spec is not None else np.full(n, -1, dtype=np.int64)
+
+
+# --- the pipeline ----------------------------------------------------------------------------------
+
+
+def train_intents(
+    dataset: Dataset,
+    config: IntentConfig | None = None,
+    *,
+    model: NextItemModel | None = None,
+    next_item_config: NextItemConfig | None = None,
+    next_item_before_test: bool = False,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> NextItemModel:
+    """Train intent heads on ``dataset`` and return the Model (saved at ``out`` when given).
+
+    Parameters
+    ----------
+    dataset:
+        The Dataset; labels are cut from its events (see :mod:`seqintent.train.labels`).
+    config:
+        Labels, protocol, heads and optimisation (defaults when None).
+    model:
+        A trained next-item model to start from (``finetune`` / ``heads``). Without one, the
+        encoder is first pre-trained on next items by this loop (``finetune`` / ``heads``) or
+        trained jointly (``joint``) with ``next_item_config``.
+    next_item_before_test:
+        Restrict the next-item loss (pre-training included) to events before the test cuts.
+    out, overwrite:
+        Model folder to write.
+    progress:
+        Progress bars on stderr.
+
+    Raises
+    ------
+    DataError
+        If the Dataset supports none of the labels (the message lists why each was dropped).
+    """
+    config = config or IntentConfig()
+    tcfg = config.train
+    next_item_config = model.config if model is not None else (next_item_config or NextItemConfig())
+    spec = model.spec if model is not None else InputSpec.from_dataset(dataset)
+    if model is not None:
+        model.check_dataset(dataset)
+    data = prepare_intents(dataset, config, spec, next_item_before_test=next_item_before_test)
+    if not data.specs:
+        raise DataError(
+            "the Dataset supports none of the intent labels: "
+            + "; ".join(f"{k}: {v}" for k, v in data.dropped.items()),
+            file=str(dataset.path),
+            fix="give labels the log can answer (intents.labels), or train without intents",
+        )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(tcfg.threads)
+    keep_freed_memory()
+    try:
+        trainer = _Trainer(dataset, data, config, next_item_config, spec, model, progress)
+        result = trainer.run()
+    finally:
+        torch.set_num_threads(threads)
+    if out is not None:
+        result.save_pretrained(out, overwrite=overwrite)
+    return result
+
+
+class _Trainer:
+    def __init__(
+        self,
+        dataset: Dataset,
+        data: IntentData,
+        config: IntentConfig,
+        next_item_config: NextItemConfig,
+        spec: InputSpec,
+        model: NextItemModel | None,
+        progress: bool,
+    ) -> None:
+        self.dataset, self.data, self.config, self.progress = dataset, data, config, progress
+        self.ni_config, self.spec, self.base = next_item_config, spec, model
+        tcfg = config.train
+        torch.manual_seed(tcfg.seed)
+        mcfg = next_item_config.model
+        self.network = model.network if model is not None else NextItemNetwork(mcfg, spec)
+        self.heads = IntentHeads(
+            mcfg.hidden,
+            config.head_hidden,
+            data.n_actions,
+            data.n_families,
+            len(data.binary_specs),
+        )
+        self.net = IntentNetwork(self.network, self.heads)
+        self.important = important_events(data.tokens, mcfg)
+        self.stride = max(
+            1,
+            min(
+                mcfg.max_len // 2, mcfg.max_len - (mcfg.important_slots if self.important is not None else 0)
+            ),
+        )
+        self.train_cut = (data.plan.split == Splits.TRAIN) & data.known_any()
+        rng = np.random.default_rng(tcfg.seed)
+        valid = data.cuts("valid")
+        if len(valid) > VALID_MAX_CUTS:
+            valid = np.sort(rng.choice(valid, VALID_MAX_CUTS, replace=False))
+        self.valid_cuts = valid
+        self.valid_next = self._valid_next_item_cuts(rng)
+        self.log: dict[str, Any] = {"phases": []}
+
+    # --- phases ----------------------------------------------------------------------------------
+
+    def run(self) -> NextItemModel:
+        tcfg = self.config.train
+        started = time.perf_counter()
+        mode = tcfg.mode
+        if self.base is None and mode in ("finetune", "heads"):
+            self._phase("pretrain", intent_weight=0.0, next_item_weight=1.0, train_encoder=True)
+        if mode == "heads":
+            self._phase("heads", intent_weight=1.0, next_item_weight=0.0, train_encoder=False)
+        else:
+            self._phase(mode, intent_weight=1.0, next_item_weight=tcfg.next_item_weight, train_encoder=True)
+        calibration, calibration_report = self._calibrate()
+        profile, profile_report = self._profile()
+        self.log.update(
+            {
+                "mode": mode,
+                "labels": [s.name for s in self.data.specs],
+                "dropped_labels": self.data.dropped,
+                "cuts": self.data.plan.describe(),
+                "calibration": calibration_report,
+                "profile": profile_report,
+                "seconds_total": round(time.perf_counter() - started, 3),
+            }
+        )
+        state = IntentState(self.config, self.data.specs, self.heads, calibration, profile, self.log)
+        metrics = dict(self.base.metrics) if self.base is not None else {}
+        metrics["intents"] = {k: v for k, v in self.log.items() if k != "phases"}
+        vocabs = {name: self.dataset.vocab(name) for name in SAVED_VOCABULARIES}
+        self.network.eval()
+        self.heads.eval()
+        return NextItemModel(
+            self.network,
+            self.ni_config,
+            self.spec,
+            vocabs=vocabs,
+            dataset_manifest=self.dataset.manifest,
+            metrics=metrics,
+            intents=state,
+        )
+
+    def _phase(
+        self, name: str, *, intent_weight: float, next_item_weight: float, train_encoder: bool
+    ) -> None:
+        tcfg = self.config.train
+        for p in self.network.parameters():
+            p.requires_grad_(train_encoder)
+        groups = [{"params": list(self.heads.parameters()), "lr": tcfg.lr}]
+        if train_encoder:
+            enc_lr = tcfg.encoder_lr if (name == "finetune") else tcfg.lr
+            groups.append({"params": list(self.network.parameters()), "lr": enc_lr})
+        for g in groups:
+            g["base_lr"] = g["lr"]
+        optimizer = torch.optim.AdamW(groups, weight_decay=tcfg.weight_decay)
+        windows = self._windows(intents=intent_weight > 0, next_item=next_item_weight > 0)
+        score_fn = self._intent_score if intent_weight > 0 else self._next_item_score
+        best, best_epoch, bad, step = -np.inf, 0, 0, 0
+        best_state = None
+        history = []
+        t_start = time.perf_counter()
+        bar = tqdm(total=tcfg.epochs, desc=name, unit="epoch", disable=not self.progress, file=sys.stderr)
+        stopped_by = "epochs"
+        for epoch in range(1, tcfg.epochs + 1):
+            t0 = time.perf_counter()
+            self.network.train(train_encoder)
+            self.heads.train()
+            losses = []
+            for batch in _batches(
+                windows,
+                tcfg.batch_size,
+                self.ni_config.model.max_len,
+                np.random.default_rng([tcfg.seed, epoch, len(history)]),
+            ):
+                for g in optimizer.param_groups:
+                    g["lr"] = g["base_lr"] * min(1.0, (step + 1) / WARMUP_STEPS)
+                loss = self._loss(batch, intent_weight, next_item_weight, train_encoder)
+                if loss is None:
+                    continue
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+                optimizer.step()
+                step += 1
+                losses.append(float(loss.detach()))
+            train_s = time.perf_counter() - t0
+            score, detail = score_fn()
+            record = {
+                "epoch": epoch,
+                "loss": round(float(np.mean(losses)) if losses else float("nan"), 5),
+                "train_s": round(train_s, 3),
+                "valid_score": round(score, 5),
+                "valid": detail,
+            }
+            history.append(record)
+            if score > best + 1e-6:
+                best, best_epoch, bad = score, epoch, 0
+                best_state = (
+                    copy.deepcopy(self.network.state_dict()),
+                    copy.deepcopy(self.heads.state_dict()),
+                )
+            else:
+                bad += 1
+            bar.set_postfix(loss=record["loss"], valid=f"{score:.4f}", best=f"{best:.4f}@{best_epoch}")
+            bar.update()
+            if bad >= tcfg.patience:
+                stopped_by = "early_stopping"
+                break
+            if tcfg.max_minutes is not None and time.perf_counter() - t_start > 60 * tcfg.max_minutes:
+                stopped_by = "time_budget"
+                break
+        bar.close()
+        if best_state is not None:
+            self.network.load_state_dict(best_state[0])
+            self.heads.load_state_dict(best_state[1])
+        for p in self.network.parameters():
+            p.requires_grad_(True)
+        self.log["phases"].append(
+            {
+                "phase": name,
+                "best_epoch": best_epoch,
+                "best_valid_score": round(float(best), 5),
+                "epochs_run": len(history),
+                "stopped_by": stopped_by,
+                "seconds_per_epoch": round(float(np.mean([h["train_s"] for h in history])), 3)
+                if history
+                else None,
+                "history": history,
+            }
+        )
+
+    # --- data --------------------------------------------------------------------------------------
+
+    def _windows(self, *, intents: bool, next_item: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Training windows ``(start, end, trained_from)``.
+
+        A window reads ``history_rows(start, end)``; its targets are the positions at events
+        ``>= trained_from``.
+        """
+        tok = self.data.tokens
+        n = tok.n_events
+        target = np.zeros(n, dtype=bool)
+        if intents:
+            target |= self.train_cut
+        if next_item:
+            nxt = np.zeros(n, dtype=bool)
+            nxt[:-1] = self.data.next_item_target[1:]
+            target |= nxt & (np.arange(n) + 1 < tok.offsets[tok.user + 1])
+        starts, offsets = tok.offsets[:-1], tok.offsets
+        last = np.full(len(starts), -1, dtype=np.int64)
+        idx = np.flatnonzero(target)
+        np.maximum.at(last, tok.user[idx], idx)
+        users = np.flatnonzero(last >= 0)
+        ends = last[users] + 1
+        w_start, w_end, w_from = [], [], []
+        k = 0
+        while len(users):
+            end = ends - k * self.stride
+            keep = end > starts[users]
+            users, ends, end = users[keep], ends[keep], end[keep]
+            w_start.append(starts[users])
+            w_end.append(end)
+            w_from.append(np.maximum(starts[users], end - self.stride))
+            k += 1
+        del offsets
+        if not w_start:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(w_start), np.concatenate(w_end), np.concatenate(w_from)
+
+    def _valid_next_item_cuts(self, rng: np.random.Generator) -> np.ndarray:
+        """Validation cuts whose next event (an item, seen within the look-ahead) is a next-item target."""
+        tok, plan = self.data.tokens, self.data.plan
+        cuts = plan.cuts("valid")
+        cuts = cuts[cuts + 1 < tok.offsets[tok.user[cuts] + 1]]
+        cuts = cuts[(tok.item[cuts + 1] > 0) & (tok.time_s[cuts + 1] <= plan.look_until[cuts])]
+        if len(cuts) > VALID_MAX_NEXT_ITEM:
+            cuts = np.sort(rng.choice(cuts, VALID_MAX_NEXT_ITEM, replace=False))
+        return cuts
+
+    # --- loss ----------------------------------------------------------------------------------------
+
+    def _loss(
+        self,
+        pick: tuple[np.ndarray, np.ndarray, np.ndarray],
+        intent_weight: float,
+        next_item_weight: float,
+        train_encoder: bool,
+    ) -> torch.Tensor | None:
+        data, tok = self.data, self.data.tokens
+        mcfg = self.ni_config.model
+        start, end, trained_from = pick
+        rows = history_rows(start, end, mcfg.max_len, important=self.important, slots=mcfg.important_slots)
+        rows = rows[:, int(np.argmax((rows >= 0).any(axis=0))) :]
+        trained = rows >= trained_from[:, None]
+        safe = np.maximum(rows, 0)
+        user_end = tok.offsets[tok.user[safe] + 1]
+        has_next = trained & (safe + 1 < user_end)
+        nxt = np.minimum(safe + 1, tok.n_events - 1)
+        last = rows[:, -1]
+        next_time = np.where(
+            last + 1 < tok.offsets[tok.user[last] + 1],
+            tok.time_s[np.minimum(last + 1, tok.n_events - 1)],
+            np.nan,
+        )
+        inputs = gather_tokens(tok, rows, next_time if self.spec.has_time else None)
+        total = None
+        if intent_weight > 0:
+            ib, it = np.nonzero(trained & self.train_cut[safe])
+            if len(ib):
+                if train_encoder:
+                    hidden = (
+                        self.net.intent_hidden(inputs)
+                        if self.net.separate_pass
+                        else self.network.encoder(**inputs)
+                    )
+                else:
+                    with torch.no_grad():
+                        hidden = self.net.intent_hidden(inputs)
+                events = rows[ib, it]
+                loss = self._intent_loss(hidden[torch.from_numpy(ib), torch.from_numpy(it)], events)
+                if loss is not None:
+                    total = intent_weight * loss
+        if next_item_weight > 0:
+            nb, nt = np.nonzero(has_next & data.next_item_target[nxt])
+            if len(nb):
+                hidden = self.network.encoder(**inputs)
+                b_idx, t_idx = torch.from_numpy(nb), torch.from_numpy(nt)
+                targets = torch.from_numpy(tok.item[rows[nb, nt] + 1])
+                head = self.network.next_item
+                h = hidden[b_idx, t_idx]
+                if head.repeat:
+                    scores = head.repeat_scores(hidden, inputs["item"], inputs["action"], inputs["time_s"])
+                    loss = full_softmax_loss(
+                        h, head.item_table, targets, inputs["item"][b_idx], scores[b_idx, t_idx]
+                    )
+                else:
+                    loss = full_softmax_loss(h, head.item_table, targets)
+                total = next_item_weight * loss if total is None else total + next_item_weight * loss
+        return total
+
+    def _intent_loss(self, h: torch.Tensor, events: np.ndarray) -> torch.Tensor | None:
+        data = self.data
+        action_logits, family_logits, binary_logits = self.heads(h)
+        losses = []
+        for logits, target in ((action_logits, data.action_target), (family_logits, data.family_target)):
+            if logits.shape[1] == 0:
+                continue
+            y = target[events]
+            known = y >= 0
+            if known.any():
+                losses.append(F.cross_entropy(logits[torch.from_numpy(known)], torch.from_numpy(y[known])))
+        if binary_logits.shape[1]:
+            y = torch.from_numpy(data.binary_target[events])
+            known = ~torch.isnan(y)
+            per = F.binary_cross_entropy_with_logits(binary_logits, torch.nan_to_num(y), reduction="none")
+            per = (per * known).sum(0) / known.sum(0).clamp(min=1)
+            losses.extend(per[known.any(0)])
+        if not losses:
+            return None
+        return torch.stack(losses).mean()
+
+    # --- validation ----------------------------------------------------------------------------------
+
+    def _cut_batch(self, cuts: np.ndarray, query_time: np.ndarray | None = None) -> HistoryBatch:
+        tok = self.data.tokens
+        return HistoryBatch(tok, tok.user_start[cuts], cuts + 1, query_time)
+
+    def valid_logits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        _, action, family, binary = run_network(
+            self.net, self.ni_config.model, self._cut_batch(self.valid_cuts), intents_only=True
+        )
+        return action, family, binary
+
+    def _intent_score(self) -> tuple[float, dict[str, float]]:
+        """Mean validation AUC over the labels."""
+        action, family, binary = self.valid_logits()
+        data, cuts = self.data, self.valid_cuts
+        detail = {}
+        for spec in data.specs:
+            y = data.labels.values[spec.name][cuts]
+            known = data.labels.known(spec.name)[cuts]
+            if spec.is_class:
+                logits = action if spec.kind == "next_action" else family
+                p = calibrated_probabilities(logits[known], None)
+                detail[spec.name] = class_metrics(y[known], p)["AUC"]
+            else:
+                k = data.binary_specs.index(spec)
+                detail[spec.name] = roc_auc(y[known], binary[known, k])
+        values = [v for v in detail.values() if np.isfinite(v)]
+        return (float(np.mean(values)) if values else 0.0), {k: round(float(v), 5) for k, v in detail.items()}
+
+    def _next_item_logits(self, cuts: np.ndarray) -> np.ndarray:
+        tok = self.data.tokens
+        query = tok.time_s[cuts + 1] if self.spec.has_time else None
+        logits, *_ = run_network(self.net, self.ni_config.model, self._cut_batch(cuts, query))
+        assert logits is not None
+        return logits
+
+    def _next_item_score(self) -> tuple[float, dict[str, float]]:
+        """Minus the mean validation next-item cross-entropy (full catalogue)."""
+        cuts = self.valid_next
+        if len(cuts) == 0:
+            return 0.0, {}
+        total = 0.0
+        for lo in range(0, len(cuts), 512):
+            part = cuts[lo : lo + 512]
+            logits = torch.from_numpy(self._next_item_logits(part))
+            total += float(
+                F.cross_entropy(logits, torch.from_numpy(self.data.tokens.item[part + 1]), reduction="sum")
+            )
+        nll = total / len(cuts)
+        return -nll, {"next_item_nll": round(nll, 5)}
+
+    # --- after training ----------------------------------------------------------------------------
+
+    def _calibrate(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        action, family, binary = self.valid_logits()
+        data, cuts = self.data, self.valid_cuts
+        calibration, report = {}, {}
+        for spec in data.specs:
+            y = data.labels.values[spec.name][cuts]
+            known = data.labels.known(spec.name)[cuts]
+            if spec.is_class:
+                z = (action if spec.kind == "next_action" else family)[known]
+                yk = y[known].astype(np.int64)
+                params = fit_calibration(
+                    z, yk, "temperature" if self.config.calibration != "none" else "none"
+                )
+                before = class_metrics(yk, calibrated_probabilities(z, None))
+                after = class_metrics(yk, calibrated_probabilities(z, params))
+            else:
+                z = binary[known, data.binary_specs.index(spec)]
+                yk = y[known].astype(np.float64)
+                params = fit_calibration(z, yk, self.config.calibration, seed=self.config.train.seed)
+                before = binary_metrics(yk, calibrated_probabilities(z, None))
+                after = binary_metrics(yk, calibrated_probabilities(z, params))
+            calibration[spec.name] = params
+            report[spec.name] = {
+                "method": params["method"],
+                "valid_examples": int(known.sum()),
+                "valid_ECE_before": before["ECE"],
+                "valid_ECE_after": after["ECE"],
+                "valid_log_loss_before": before["log_loss"],
+                "valid_log_loss_after": after["log_loss"],
+            }
+        return calibration, report
+
+    def _profile(self) -> tuple[Any, dict[str, Any]]:
+        data, tok, plan = self.data, self.data.tokens, self.data.plan
+        fit = data.next_item_target.copy()
+        if plan.test_start_s is not None:
+            fit &= tok.time_s < plan.test_start_s
+        ccfg = self.config.cold_start
+        cuts = self.valid_next
+        cold = cuts[(cuts - tok.user_start[cuts] + 1) <= ccfg.max_events] if len(cuts) else cuts
+        chosen = cold if len(cold) >= 50 else cuts
+        targets = tok.item[chosen + 1] if len(chosen) else np.zeros(0, np.int64)
+        profile, seg_scores = build_profile(self.dataset, tok, fit, ccfg, chosen, targets)
+        report: dict[str, Any] = {
+            "segment_by": profile.segment_by,
+            "segments": len(profile.segment_names),
+            "segment_valid_NDCG@10": seg_scores,
+            "cold_valid_cuts": len(cold),
+        }
+        if len(chosen):
+            users = self.dataset.vocab(Vocabularies.USERS)
+            segments = [profile.segment_of(users.value_of(int(u))) for u in tok.user[chosen]]
+            n_events = np.minimum(chosen - tok.user_start[chosen] + 1, self.ni_config.model.max_len)
+            logits = self._next_item_logits(chosen)
+            kappa, grid = choose_kappa(profile, logits, n_events, segments, targets)
+            report.update({"kappa": kappa, "kappa_valid_NDCG@10": grid})
+        return profile, report
+
+
+def _batches(
+    windows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    batch_size: int,
+    max_len: int,
+    rng: np.random.Generator,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Batches of windows of similar length (random within a length), in random order."""
+    start, end, trained_from = windows
+    lengths = end - start
+    order = np.lexsort((rng.random(len(start)), np.minimum(lengths, max_len)))
+    chunks = [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
+    return [(start[c], end[c], trained_from[c]) for c in (chunks[i] for i in rng.permutation(len(chunks)))]
+
+
+def train_intents_if_supported(
+    dataset: Dataset,
+    model: NextItemModel,
+    intents: dict[str, Any] | None,
+    *,
+    out: str | Path | None = None,
+    progress: bool = False,
+    file: str | Path | None = None,
+) -> NextItemModel:
+    """Fine-tune intent heads onto a trained next-item ``model`` where the log supports them.
+
+    With no ``intents:`` section (the default labels), a log that supports none of them keeps the
+    next-item model and records why under ``metrics["intents"]["skipped"]``; with a section, its
+    errors are raised.
+
+    Raises
+    ------
+    ConfigError, DataError
+        For an explicit ``intents:`` section the log cannot answer.
+    """
+    config = IntentConfig.load(intents, file=None if file is None else str(file))
+    try:
+        return train_intents(dataset, config, model=model, out=out, overwrite=True, progress=progress)
+    except (ConfigError, DataError) as exc:
+        if intents is not None:
+            raise
+        model.metrics["intents"] = {"skipped": exc.message}
+        if out is not None:
+            model.save_pretrained(out, overwrite=True)
+        return model

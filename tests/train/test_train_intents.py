@@ -1,0 +1,100 @@
+"""Intent heads trained on a planted order-dependent intent: they learn what counts cannot."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from seqintent.errors import ArtifactError, DataError
+from seqintent.evaluate.intents import _Features, evaluate_intents, intent_cuts
+from seqintent.models import EventTokens, NextItemModel
+from seqintent.models.base import HistoryBatch
+from seqintent.models.inference import infer, intent_logits
+from seqintent.models.intent_config import IntentConfig
+from seqintent.models.intent_metrics import roc_auc
+from seqintent.models.tabular import TabularBaseline
+from seqintent.schema.columns import ModelFiles, Splits
+from seqintent.train.multitask import train_intents
+
+
+def _held_out(model, dataset, truth):
+    """Research sessions whose cut no training label used (validation and test cuts), with their truth."""
+    tokens, plan, labels = intent_cuts(model, dataset)
+    held = plan.split[truth.cut] != Splits.TRAIN
+    return tokens, plan, labels, truth.cut[held], truth.returns[held]
+
+
+def test_the_head_beats_lightgbm_where_only_order_tells(research):
+    dataset, truth, model, _ = research
+    tokens, plan, labels, cuts, returns = _held_out(model, dataset, truth)
+    assert len(cuts) > 60 and 0.3 < returns.mean() < 0.7
+    _, _, logits = intent_logits(model, HistoryBatch(tokens, tokens.user_start[cuts], cuts + 1))
+    head = roc_auc(returns, logits[:, [s.name for s in model.intents.binary_labels].index("buy_40h")])
+    features = _Features(dataset, tokens)
+    train = plan.cuts("train")
+    train = train[labels.known("buy_40h")[train]]
+    valid = plan.cuts("valid")
+    valid = valid[labels.known("buy_40h")[valid]]
+    y = labels.values["buy_40h"]
+    gbdt = TabularBaseline("lightgbm").fit(features(train), y[train], features(valid), y[valid])
+    lightgbm = roc_auc(returns, gbdt.predict_proba(features(cuts)))
+    assert head >= 0.9, head
+    assert lightgbm <= 0.7, lightgbm
+
+
+def test_training_keeps_the_labels_the_log_supports_and_says_why_not(research):
+    _, _, model, _ = research
+    assert [s.name for s in model.intents.labels] == ["next_action", "buy_40h"]
+    why = model.intents.metrics["dropped_labels"]["like_1d"]
+    assert why.startswith("0 positive / ") and "training cuts (need 20 of each)" in why
+    report = model.intents.metrics["calibration"]["buy_40h"]
+    assert report["method"] in ("temperature", "isotonic") and report["valid_examples"] > 100
+
+
+def test_a_log_that_supports_no_label_is_refused(research):
+    dataset, _, model, _ = research
+    config = IntentConfig.model_validate(
+        {"labels": [{"name": "fav_1h", "kind": "within", "actions": ["fav"], "horizon": "1h"}]}
+    )
+    with pytest.raises(DataError, match=r"supports none of the intent labels: fav_1h: 0 positive"):
+        train_intents(dataset, config, model=model)
+
+
+def test_the_model_folder_answers_everything_after_reloading(research):
+    dataset, truth, model, folder = research
+    for name in (ModelFiles.INTENTS, ModelFiles.INTENT_WEIGHTS):
+        assert (folder / name).is_file()
+    manifest = json.loads((folder / ModelFiles.MANIFEST).read_text())
+    assert manifest["intents"] == ["next_action", "buy_40h"]
+    loaded = NextItemModel.from_pretrained(folder)
+    tok = EventTokens.from_dataset(dataset, loaded.spec)
+    batch = HistoryBatch(tok, tok.user_start[truth.cut[:20]], truth.cut[:20] + 1)
+    a, b = infer(model, batch), infer(loaded, batch)
+    np.testing.assert_allclose(a.next_item[:, 1:], b.next_item[:, 1:], atol=1e-5)
+    np.testing.assert_allclose(a.next_action, b.next_action, atol=1e-6)
+    np.testing.assert_allclose(a.intents["buy_40h"], b.intents["buy_40h"], atol=1e-6)
+    assert np.allclose(a.next_action.sum(1), 1.0)
+
+
+def test_a_damaged_intents_file_is_named(research, tmp_path):
+    _, _, model, _ = research
+    folder = model.save_pretrained(tmp_path / "m")
+    body = json.loads((folder / ModelFiles.INTENTS).read_text())
+    body["head_sizes"] = [3, 0, 7]
+    (folder / ModelFiles.INTENTS).write_text(json.dumps(body))
+    with pytest.raises(ArtifactError, match=r"intents.safetensors: intent weights do not match intents.json"):
+        NextItemModel.from_pretrained(folder)
+
+
+def test_evaluate_reports_every_label_beside_the_baselines(research):
+    dataset, _, model, _ = research
+    report = evaluate_intents(model, dataset, baselines=("logreg",))
+    assert set(report) == {"next_action", "buy_40h"}
+    entry = report["buy_40h"]
+    assert set(entry) == {"kind", "horizon", "examples", "model", "logreg"}
+    assert {"AUC", "PR_AUC", "ECE", "log_loss", "ECE_uncalibrated"} <= set(entry["model"])
+    assert {"AUC", "PR_AUC", "ECE", "log_loss"} <= set(entry["logreg"])
+    assert entry["examples"] > 50
+    assert entry["model"]["AUC"] > 0.8
