@@ -11,8 +11,8 @@ from seqintent.anomaly._rule_lang import (
     Flag,
     InRange,
     Scaled,
-    parse_expression,
 )
+from seqintent.anomaly._rule_parser import parse_expression
 
 GOOD = """\
 version: 1
