@@ -178,6 +178,8 @@ class _Parser:
             return node
         if self.at_keyword("then", "within"):
             self.fail(f"{self.tok.text!r} is not allowed inside event( … ): it links events of the window")
+        if self.at_keyword("event"):  # already about one event: event( … ) only groups here
+            return self.event_condition()
         return self.condition()
 
     def condition(self) -> EventNode:
