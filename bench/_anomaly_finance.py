@@ -9,8 +9,9 @@ scored day by day, the profiles learning each day after it is scored (``AnomalyD
 Positive = a takeover session, negative = every other session after the warm-up. The threshold is
 chosen on the validation simulation: the best recall with a false-positive rate of at most 1 %,
 placed mid-way between the lowest takeover score it keeps and the highest other score below it
-(``threshold_at_fpr(place="margin")``); recall and FPR are measured with it on the test simulation. Variants: profiles alone, profiles + the example
-rules (``seqintent/anomaly/examples/finance.yaml``), and the issue's order-blind AND rule.
+(``threshold_at_fpr(place="margin")``); recall and FPR are measured with it on the test
+simulation. Variants: profiles alone, profiles + the example rules
+(``seqintent/anomaly/examples/finance.yaml``), and the issue's order-blind AND rule.
 """
 
 from __future__ import annotations

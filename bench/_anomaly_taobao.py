@@ -21,7 +21,6 @@ item and category variety, start hour, blind purchases, action shares), fitted o
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -29,20 +28,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from _anomaly_common import SHARED, trained_model
 
 from seqintent.anomaly import AnomalyConfig, AnomalyDetector, RuleSet, example_rules_path
 from seqintent.anomaly.features import session_features
 from seqintent.anomaly.metrics import best_f1_threshold, detection_metrics
 from seqintent.anomaly.surprise import SequenceSurprise
 from seqintent.ingest import ingest
-from seqintent.models import NextItemConfig
 from seqintent.schema import load_preset
 from seqintent.schema.columns import Columns, Vocabularies
-from seqintent.train import train_next_item
 
-SHARED = Path(
-    os.environ.get("SEQINTENT_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
-)
 SPLIT = {"kind": "temporal", "valid_start": "2017-11-30T16:00:00Z", "test_start": "2017-12-01T16:00:00Z"}
 MODEL = {
     "model": {"hidden": 64, "layers": 2, "heads": 2, "dropout": 0.3, "max_len": 50, "repeat_head": True},
@@ -150,7 +145,7 @@ def run(work: Path, seed: int) -> dict[str, Any]:
     test, test_kinds = inject(parts["test"], items, categories, seed=2 * seed + 2)
 
     started = time.perf_counter()
-    model = train_next_item(dataset, NextItemConfig.load(MODEL))
+    model, reused = trained_model(dataset, MODEL, work)
     train_s = time.perf_counter() - started
     rules = RuleSet.from_yaml(example_rules_path("ecommerce").read_text(encoding="utf-8"))
     variants = {
@@ -195,5 +190,9 @@ def run(work: Path, seed: int) -> dict[str, Any]:
         "variants": out,
         "test_sessions": {"real": int(len(units_t) - len(test_kinds)), "injected": len(test_kinds)},
         "valid_sessions": {"real": int(len(units_v) - len(valid_kinds)), "injected": len(valid_kinds)},
-        "model": {"best_epoch": model.metrics.get("best_epoch"), "train_seconds": round(train_s, 1)},
+        "model": {
+            "best_epoch": model.metrics.get("best_epoch"),
+            "train_seconds": None if reused else round(train_s, 1),
+            "reused": reused,
+        },
     }

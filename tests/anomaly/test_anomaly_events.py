@@ -102,3 +102,12 @@ def test_events_files_of_each_type(tmp_path):
         read_events_file(tmp_path / "e.txt")
     with pytest.raises(DataError, match="no such events file"):
         read_events_file(tmp_path / "none.csv")
+
+
+def test_a_pandas_frame_is_read_like_a_list_of_dicts():
+    pd = pytest.importorskip("pandas")
+    events = [{"user_id": "a", "ts": 2, "action": "view"}, {"user_id": "a", "ts": 1, "action": "cart"}]
+    frame = build_frame(pd.DataFrame(events))
+    assert frame.action.tolist() == ["cart", "view"] and frame.row.tolist() == [1, 0]
+    with pytest.raises(DataError, match="unsupported events input"):
+        build_frame(42)

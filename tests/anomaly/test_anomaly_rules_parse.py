@@ -11,8 +11,8 @@ from seqintent.anomaly._rule_lang import (
     Flag,
     InRange,
     Scaled,
-    parse_expression,
 )
+from seqintent.anomaly._rule_parser import parse_expression
 
 GOOD = """\
 version: 1
@@ -181,3 +181,18 @@ def test_catalogue_lists_every_kind_of_name():
     assert "payment" in catalogue["actions_and_families"]
     assert "user.p99" in catalogue["user_statistics"]
     assert "hour" in catalogue["number_fields"] and "device" in catalogue["text_fields"]
+
+
+@pytest.mark.parametrize("name", ["finance", "ecommerce"])
+def test_the_shipped_example_rule_files_load(name):
+    from seqintent.anomaly import example_rules_path
+
+    rules = load_rules(example_rules_path(name))
+    assert len(rules) == 2 and all(r.enabled for r in rules)
+
+
+def test_event_inside_count_and_event_groups():
+    tree = parse_expression("count(event(buy AND first_touch)) >= 3 within 10m AND event(event(login))")
+    first, second = tree.chains[0].items
+    assert isinstance(first.node, Count) and isinstance(first.node.cond, EvAnd)
+    assert isinstance(second.node, Flag) and second.node.name == "login"

@@ -93,10 +93,9 @@ def test_the_detector_phrases_surprise_and_scores_only_unlikely_orders():
 @pytest.fixture(scope="module")
 def cycle_model(tmp_path_factory):
     """A tiny Transformer trained on users who cycle A → B → C → A … inside one of three groups."""
-    from dataset_builders import build_dataset
-
     from seqintent.models import NextItemConfig
     from seqintent.train import train_next_item
+    from tests.dataset_builders import build_dataset
 
     rng = np.random.default_rng(0)
     user, item, ts = [], [], []

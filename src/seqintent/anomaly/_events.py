@@ -138,8 +138,10 @@ def as_table(events: EventsLike) -> pa.Table:
         return pa.table(
             {k: pa.array(v) if k != Columns.ATTRS else _attrs_array(v) for k, v in columns.items()}
         )
-    if hasattr(events, "to_arrow") or type(events).__module__.startswith("pandas"):
+    if type(events).__module__.startswith("pandas"):
         return pa.Table.from_pandas(events, preserve_index=False)
+    if hasattr(events, "to_arrow"):  # polars and friends
+        return events.to_arrow()
     raise DataError(
         "unsupported events input", value=type(events).__name__, fix="pass an Arrow table or a list of dicts"
     )

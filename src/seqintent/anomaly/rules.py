@@ -122,8 +122,8 @@ from seqintent.anomaly._rule_lang import (
     Alternatives,
     RuleSyntaxError,
     parse_duration,
-    parse_expression,
 )
+from seqintent.anomaly._rule_parser import parse_expression
 from seqintent.anomaly.config import LEVELS
 from seqintent.errors import ConfigError, close_names
 
