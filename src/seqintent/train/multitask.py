@@ -326,6 +326,7 @@ class _Trainer:
         self, name: str, *, intent_weight: float, next_item_weight: float, train_encoder: bool
     ) -> None:
         tcfg = self.config.train
+        epochs = tcfg.pretrain_epochs if name == "pretrain" and tcfg.pretrain_epochs else tcfg.epochs
         for p in self.network.parameters():
             p.requires_grad_(train_encoder)
         groups = [{"params": list(self.heads.parameters()), "lr": tcfg.lr}]
@@ -341,9 +342,9 @@ class _Trainer:
         best_state = None
         history = []
         t_start = time.perf_counter()
-        bar = tqdm(total=tcfg.epochs, desc=name, unit="epoch", disable=not self.progress, file=sys.stderr)
+        bar = tqdm(total=epochs, desc=name, unit="epoch", disable=not self.progress, file=sys.stderr)
         stopped_by = "epochs"
-        for epoch in range(1, tcfg.epochs + 1):
+        for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             self.network.train(train_encoder)
             self.heads.train()
