@@ -37,7 +37,7 @@ import torch.nn.functional as F  # noqa: N812
 from tqdm.auto import tqdm
 
 from seqintent.data import Dataset
-from seqintent.errors import ConfigError, DataError
+from seqintent.errors import DataError
 from seqintent.models.base import HistoryBatch
 from seqintent.models.batching import gather_tokens, history_rows
 from seqintent.models.calibration import calibrated_probabilities
@@ -117,6 +117,13 @@ def prepare_intents(
     """
     tokens = EventTokens.from_dataset(dataset, spec)
     specs = config.labels if config.labels is not None else default_labels(dataset)
+    if not specs:
+        raise DataError(
+            "the Dataset supports none of the intent labels: no default label fits this log "
+            "(a label needs several actions, or timestamps spanning three times its horizon)",
+            file=str(dataset.path),
+            fix="name labels the log can answer under intents.labels, or train without intents",
+        )
     horizons = [s.horizon_s for s in specs if s.horizon_s is not None]
     if any(s.horizon == "session" for s in specs):
         horizons.append(2 * dataset.config.sessions.gap_s)
@@ -667,35 +674,3 @@ def _batches(
     order = np.lexsort((rng.random(len(start)), np.minimum(lengths, max_len)))
     chunks = [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
     return [(start[c], end[c], trained_from[c]) for c in (chunks[i] for i in rng.permutation(len(chunks)))]
-
-
-def train_intents_if_supported(
-    dataset: Dataset,
-    model: NextItemModel,
-    intents: dict[str, Any] | None,
-    *,
-    out: str | Path | None = None,
-    progress: bool = False,
-    file: str | Path | None = None,
-) -> NextItemModel:
-    """Fine-tune intent heads onto a trained next-item ``model`` where the log supports them.
-
-    With no ``intents:`` section (the default labels), a log that supports none of them keeps the
-    next-item model and records why under ``metrics["intents"]["skipped"]``; with a section, its
-    errors are raised.
-
-    Raises
-    ------
-    ConfigError, DataError
-        For an explicit ``intents:`` section the log cannot answer.
-    """
-    config = IntentConfig.load(intents, file=None if file is None else str(file))
-    try:
-        return train_intents(dataset, config, model=model, out=out, overwrite=True, progress=progress)
-    except (ConfigError, DataError) as exc:
-        if intents is not None:
-            raise
-        model.metrics["intents"] = {"skipped": exc.message}
-        if out is not None:
-            model.save_pretrained(out, overwrite=True)
-        return model
