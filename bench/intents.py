@@ -41,11 +41,14 @@ os.environ.setdefault(
 from seqintent.data import Dataset  # noqa: E402
 from seqintent.evaluate.intents import _Features, evaluate_cold_start, evaluate_intents, intent_cuts  # noqa: E402
 from seqintent.explain.attribution import AnswerFunction, event_weights  # noqa: E402
+from seqintent.explain.history import histories_from_dataset  # noqa: E402
+from seqintent.explain.interests import interests_and_exclusions  # noqa: E402
 from seqintent.models import NextItemConfig  # noqa: E402
 from seqintent.models.base import HistoryBatch  # noqa: E402
 from seqintent.models.inference import intent_logits  # noqa: E402
 from seqintent.models.intent_config import IntentConfig  # noqa: E402
 from seqintent.models.intent_metrics import roc_auc  # noqa: E402
+from seqintent.models.intents import family_name  # noqa: E402
 from seqintent.models.model import model_rows  # noqa: E402
 from seqintent.models.tabular import TabularBaseline  # noqa: E402
 from seqintent.schema.columns import Columns, DatasetFiles, Splits  # noqa: E402
@@ -72,11 +75,13 @@ DATASETS: dict[str, dict[str, Any]] = {
     "sim-ecommerce": {
         "simulate": ("ecommerce", 3000),
         "truth_label": "buy_7d",
+        "cause_signal": "return_later",
         "target": "truth AUC >= 0.9 where LightGBM <= 0.75",
     },
     "sim-content": {
         "simulate": ("content", 1200),
         "truth_label": "churn_7d",
+        "cause_signal": "fatigue_churn",
         "target": "truth AUC >= 0.9 where LightGBM <= 0.75",
     },
 }
@@ -193,13 +198,57 @@ def truth_evaluation(name: str, ds: Dataset, model: Any) -> dict[str, Any]:
         round(float((log_label[ok] == y[ok]).mean()), 4) if ok.any() else None
     )
     out["explanation"] = explanation_against_causes(
-        truth, cuts_arr[y], np.array(session_ids)[y], index_of, tokens, model, label
+        truth,
+        DATASETS[name]["cause_signal"],
+        cuts_arr[y],
+        np.array(session_ids)[y],
+        index_of,
+        tokens,
+        model,
+        label,
     )
+    if truth.scenario == "content":
+        out["interests"] = interests_against_truth(truth, ds, model)
     return out
+
+
+def interests_against_truth(truth: Any, ds: Dataset, model: Any, min_events: int = 30) -> dict[str, Any]:
+    """Interests and exclusions read off each user's whole history against the drawn ones."""
+    users = truth.table("users").to_pylist()
+    chosen = [u for u in users if u["n_events"] >= min_events]
+    ids = [str(u["user_id"]) for u in chosen]
+    histories = histories_from_dataset(model, ds, ids)
+    top_is_dominant, excluded_rejected, excluded_other, n_excluded = 0, 0, 0, 0
+    for b, user in enumerate(chosen):
+        lo, hi = histories.span(b)
+        families = [family_name(int(f)) for f in histories.tokens.family[lo:hi]]
+        r = interests_and_exclusions(
+            histories.categories[lo:hi],
+            families,
+            histories.dwell_s[lo:hi],
+            histories.tokens.time_s[lo:hi],
+            model.intents.config.interests,
+        )
+        top_is_dominant += bool(r.interests) and r.interests[0]["category"] == user["dominant_theme"]
+        excluded = {e["category"] for e in r.exclusions}
+        excluded_rejected += user["rejected_theme"] in excluded
+        excluded_other += len(excluded - {user["rejected_theme"]})
+        n_excluded += len(excluded)
+    n = len(chosen)
+    return {
+        "users": n,
+        "top_interest_is_dominant_theme": round(top_is_dominant / n, 4) if n else None,
+        "rejected_theme_excluded": round(excluded_rejected / n, 4) if n else None,
+        "exclusions_that_are_the_rejected_theme": round(excluded_rejected / n_excluded, 4)
+        if n_excluded
+        else None,
+        "other_themes_excluded_per_user": round(excluded_other / n, 4) if n else None,
+    }
 
 
 def explanation_against_causes(
     truth: Any,
+    signal: str,
     cuts: np.ndarray,
     session_ids: np.ndarray,
     index_of: dict[int, int],
@@ -211,8 +260,10 @@ def explanation_against_causes(
     """How often the top-weighted event of a positive cut is one of its planted causing events."""
     signals = truth.table("signals").to_pydict()
     causes: dict[int, set[int]] = {}
-    for instance, event_id in zip(signals["instance"], signals["event_id"], strict=True):
-        if event_id in index_of:
+    for kind, instance, event_id in zip(
+        signals["signal"], signals["instance"], signals["event_id"], strict=True
+    ):
+        if kind == signal and event_id in index_of:
             causes.setdefault(int(instance), set()).add(index_of[event_id])
     keep = [i for i, s in enumerate(session_ids) if int(s) in causes][:limit]
     if not keep:

@@ -37,7 +37,7 @@ import torch.nn.functional as F  # noqa: N812
 from tqdm.auto import tqdm
 
 from seqintent.data import Dataset
-from seqintent.errors import DataError
+from seqintent.errors import ConfigError, DataError
 from seqintent.models.base import HistoryBatch
 from seqintent.models.batching import gather_tokens, history_rows
 from seqintent.models.calibration import calibrated_probabilities
@@ -54,7 +54,7 @@ from seqintent.schema.columns import Splits, Vocabularies
 from seqintent.train.calibration import fit_calibration
 from seqintent.train.labels import CutLabels, CutPlan, compute_labels, default_labels, plan_cuts
 from seqintent.train.loop import keep_freed_memory
-from seqintent.train.objectives import full_softmax_loss
+from seqintent.train.objectives import full_softmax_loss, sampled_softmax_loss, sampling_distribution
 from seqintent.train.profile import build_profile, choose_kappa
 
 VALID_MAX_CUTS = 20000
@@ -273,6 +273,17 @@ class _Trainer:
         )
         self.net = IntentNetwork(self.network, self.heads)
         self.important = important_events(data.tokens, mcfg)
+        # sampled softmax for large catalogues, as the next-item loop (its train.loss / negatives)
+        self.q = self.log_q = None
+        self.generator = torch.Generator().manual_seed(tcfg.seed)
+        if next_item_config.train.loss == "sampled_softmax":
+            if mcfg.repeat_head:
+                raise ConfigError(
+                    "the repeat head needs the full softmax", key="train.loss", fix="set train.loss: softmax"
+                )
+            counts = np.bincount(data.tokens.item[data.next_item_target], minlength=spec.n_items)
+            self.q = sampling_distribution(torch.from_numpy(counts))
+            self.log_q = torch.log(self.q.clamp(min=1e-30))
         self.stride = max(
             1,
             min(
@@ -494,15 +505,15 @@ class _Trainer:
         )
         inputs = gather_tokens(tok, rows, next_time if self.spec.has_time else None)
         total = None
+        shared = None  # without time both passes are the same: run the encoder once
         if intent_weight > 0:
             ib, it = np.nonzero(trained & self.train_cut[safe])
             if len(ib):
                 if train_encoder:
-                    hidden = (
-                        self.net.intent_hidden(inputs)
-                        if self.net.separate_pass
-                        else self.network.encoder(**inputs)
-                    )
+                    if self.net.separate_pass:
+                        hidden = self.net.intent_hidden(inputs)
+                    else:
+                        hidden = shared = self.network.encoder(**inputs)
                 else:
                     with torch.no_grad():
                         hidden = self.net.intent_hidden(inputs)
@@ -513,12 +524,17 @@ class _Trainer:
         if next_item_weight > 0:
             nb, nt = np.nonzero(has_next & data.next_item_target[nxt])
             if len(nb):
-                hidden = self.network.encoder(**inputs)
+                hidden = shared if shared is not None else self.network.encoder(**inputs)
                 b_idx, t_idx = torch.from_numpy(nb), torch.from_numpy(nt)
                 targets = torch.from_numpy(tok.item[rows[nb, nt] + 1])
                 head = self.network.next_item
                 h = hidden[b_idx, t_idx]
-                if head.repeat:
+                if self.log_q is not None:
+                    negatives = torch.multinomial(
+                        self.q, self.ni_config.train.negatives, replacement=True, generator=self.generator
+                    )
+                    loss = sampled_softmax_loss(h, head.item_table, targets, negatives, self.log_q)
+                elif head.repeat:
                     scores = head.repeat_scores(hidden, inputs["item"], inputs["time_s"])
                     loss = full_softmax_loss(
                         h, head.item_table, targets, inputs["item"][b_idx], scores[b_idx, t_idx]
