@@ -31,6 +31,8 @@ def trained(tmp_path_factory):
             "--seed",
             "3",
             "--quiet",
+            "--tensorboard",
+            str(root / "tb"),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -43,6 +45,7 @@ def test_train_writes_a_model_with_the_command_line_settings(trained):
     assert model.config.model.max_len == 6 and model.config.model.hidden == 16
     assert model.config.train.epochs == 3 and model.config.train.seed == 3
     assert model.metrics["epochs_run"] == 3
+    assert list((root / "tb").glob("events.out.tfevents.*"))  # TensorBoard logs were written
 
 
 def test_evaluate_json_has_the_documented_shape(trained):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqintent.schema.columns import Columns
-from tests.ingest.conftest import arrays, config, dropped, source, users, values
+from tests.ingest.ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 LOG = """user,ts,action,item,cat
 2,1000,view,a,x
@@ -18,7 +18,8 @@ LOG = """user,ts,action,item,cat
 """
 
 
-def test_arrays_vocabularies_and_stats(run):
+def test_arrays_vocabularies_and_stats(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", LOG)
     ds = run(config(source(category="cat")))
     # users in numeric order (1, 2, 10 — not text order), each sorted by time
@@ -45,7 +46,8 @@ def test_arrays_vocabularies_and_stats(run):
     assert dropped(ds) == {}
 
 
-def test_events_parquet_matches_arrays(run):
+def test_events_parquet_matches_arrays(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", LOG)
     ds = run(config(source(category="cat")))
     table = ds.events().to_pandas().sort_values(Columns.EVENT_INDEX)
@@ -58,3 +60,11 @@ def test_events_parquet_matches_arrays(run):
     # the file is written in input order
     assert list(ds.events().column(Columns.INPUT_ORDER).to_pylist()) == list(range(7))
     assert table[Columns.GAP].isna().tolist() == [True, False, False, False, True, False, True]
+
+
+def test_fields_that_are_always_empty(tmp_path):
+    run = Run(tmp_path)
+    run.write("log.csv", "user,ts,action,item,cat,dev\n1,1,view,,,\n1,2,view,,,\n")
+    ds = run(config(source(category="cat", device="dev")))
+    assert ds.vocab("items").values == [None] and ds.vocab("categories").values == [None]
+    assert arrays(ds)["item"] == [0, 0] and arrays(ds)["device"] == [0, 0]

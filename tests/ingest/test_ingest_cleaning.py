@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seqintent.errors import ColumnError, ConfigError, DataError
-from tests.ingest.conftest import arrays, config, dropped, source, users, values
+from tests.ingest.ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 HEADER = "user,ts,action,item,dwell\n"
 
@@ -17,7 +17,8 @@ def _balanced(ds) -> None:
         assert src["events_read"] == src["events_kept"] + sum(src["dropped"].values())
 
 
-def test_exact_duplicates(run):
+def test_exact_duplicates(tmp_path):
+    run = Run(tmp_path)
     run.write(
         "log.csv", HEADER + "1,10,view,a,5\n1,10,view,a,5\n1,10,cart,a,5\n1,10,view,b,5\n1,11,view,a,5\n"
     )
@@ -27,7 +28,8 @@ def test_exact_duplicates(run):
     _balanced(ds)
 
 
-def test_duplicates_within_seconds_collapse_bursts(run):
+def test_duplicates_within_seconds_collapse_bursts(tmp_path):
+    run = Run(tmp_path)
     run.write(
         "log.csv",
         HEADER + "1,0,view,a,5\n1,4,view,a,5\n1,8,view,a,5\n1,20,view,a,5\n1,5,view,b,5\n2,1,view,a,5\n",
@@ -39,13 +41,15 @@ def test_duplicates_within_seconds_collapse_bursts(run):
     _balanced(ds)
 
 
-def test_dedup_needs_time(run):
+def test_dedup_needs_time(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,action,item\n1,view,a\n1,view,a\n")
     ds = run(config(source(time=None), cleaning={"dedup_within_s": 0}))
     assert ds.stats["events_kept"] == 2
 
 
-def test_missing_items_keep_or_drop(run):
+def test_missing_items_keep_or_drop(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", HEADER + "1,1,view,a,5\n1,2,search,,5\n1,3,view,NA,5\n")
     kept = run(config())
     assert values(kept, "items", "item") == ["a", None, None]
@@ -55,7 +59,8 @@ def test_missing_items_keep_or_drop(run):
     _balanced(dropped_items)
 
 
-def test_misclicks_only_for_listed_actions_with_known_dwell(run):
+def test_misclicks_only_for_listed_actions_with_known_dwell(tmp_path):
+    run = Run(tmp_path)
     run.write(
         "log.csv", HEADER + "1,1,view,a,0.4\n1,2,click,a,0.99\n1,3,buy,a,0.1\n1,4,view,a,\n1,5,view,a,1.0\n"
     )
@@ -66,7 +71,8 @@ def test_misclicks_only_for_listed_actions_with_known_dwell(run):
     _balanced(ds)
 
 
-def test_iterative_kcore(run):
+def test_iterative_kcore(tmp_path):
+    run = Run(tmp_path)
     # k = 2: item c (1 event) goes, then user 3 has 1 event left and goes, then item b has 1 event and goes
     rows = ["1,1,view,a", "1,2,view,a", "2,1,view,a", "2,2,view,a", "3,1,view,b", "3,2,view,c", "4,1,view,b"]
     run.write("log.csv", "user,ts,action,item\n" + "\n".join(rows) + "\n")
@@ -80,13 +86,15 @@ def test_iterative_kcore(run):
 MALFORMED = "user,ts,action,item\n1,1,view,a\n1,2,view\n1,3,view,c\n1,4,view,d,extra\n1,5,view,e\n"
 
 
-def test_malformed_rows_fail_naming_the_line(run):
+def test_malformed_rows_fail_naming_the_line(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", MALFORMED)
     with pytest.raises(DataError, match=r"log\.csv:3.*malformed row \(missing columns\)"):
         run(config())
 
 
-def test_malformed_rows_skipped_are_counted(run):
+def test_malformed_rows_skipped_are_counted(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", MALFORMED + "1,zzz,view,f\n")
     ds = run(config(), on_error="skip")
     assert dropped(ds) == {"malformed": 2, "bad_time": 1}
@@ -94,13 +102,15 @@ def test_malformed_rows_skipped_are_counted(run):
     _balanced(ds)
 
 
-def test_bad_value_line_after_skipped_rows(run):
+def test_bad_value_line_after_skipped_rows(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item\n1,1,view,a\n\n1,x2,view,b\n")
     with pytest.raises(DataError, match=r"log\.csv:4, column 'ts'.*\(got 'x2'\)"):
         run(config())
 
 
-def test_missing_user(run):
+def test_missing_user(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item\n1,1,view,a\n,2,view,b\nNULL,3,view,c\n")
     with pytest.raises(DataError, match=r"log\.csv:3, column 'user'.*the user id is empty"):
         run(config())
@@ -117,7 +127,8 @@ def test_missing_user(run):
         ("error", "skip", ["view", "buy"], {"unknown_action": 1}),
     ],
 )
-def test_unknown_action_policies(run, unknown, on_error, expected_actions, expected_dropped):
+def test_unknown_action_policies(tmp_path, unknown, on_error, expected_actions, expected_dropped):
+    run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item\n1,1,pv,a\n1,2,teleport,a\n1,3,purchase,a\n")
     ds = run(config(source(action={"column": "action", "unknown": unknown})), on_error=on_error)
     assert values(ds, "actions", "action") == expected_actions
@@ -128,7 +139,8 @@ def test_unknown_action_policies(run, unknown, on_error, expected_actions, expec
     _balanced(ds)
 
 
-def test_unknown_action_error_names_line_and_fix(run):
+def test_unknown_action_error_names_line_and_fix(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item\n1,1,pv,a\n1,2,clik,a\n")
     with pytest.raises(
         DataError,
@@ -138,20 +150,23 @@ def test_unknown_action_error_names_line_and_fix(run):
         run(config())
 
 
-def test_action_map_takes_precedence(run):
+def test_action_map_takes_precedence(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item\n1,1,1,a\n1,2,4,a\n1,3,view,a\n")
     ds = run(config(source(action={"column": "action", "map": {1: "click", 4: "buy", "view": "expose"}})))
     assert values(ds, "actions", "action") == ["click", "buy", "expose"]
     assert ds.vocab("actions").values == [None, "click", "expose", "buy"]  # taxonomy order
 
 
-def test_column_not_in_file_lists_candidates(run):
+def test_column_not_in_file_lists_candidates(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user_id,ts,action,item\n1,1,view,a\n")
     with pytest.raises(ColumnError, match=r"(?s)column 'user'.*no such column.*candidates: 'user_id'"):
         run(config())
 
 
-def test_bad_expression_names_the_key(run):
+def test_bad_expression_names_the_key(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", HEADER + "1,1,view,a,5\n")
     with pytest.raises(ConfigError, match=r"sources\[0\]\.dwell_s\.expr: the SQL expression does not work"):
         run(config(source(dwell_s={"expr": "dwel / 1000"})))
@@ -159,7 +174,8 @@ def test_bad_expression_names_the_key(run):
     assert arrays(ds)["dwell_s"] == [10.0]
 
 
-def test_fail_reports_the_earliest_bad_line_of_any_kind(run):
+def test_fail_reports_the_earliest_bad_line_of_any_kind(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item\n1,1,view,a\n1,2,telport,a\n1,3,view\n1,x,view,b\n")
     with pytest.raises(DataError, match=r"log\.csv:3, column 'action'.*unknown action"):
         run(config())

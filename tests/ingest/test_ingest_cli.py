@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from seqintent.cli import main
 from seqintent.data import Dataset
-from tests.ingest.conftest import config
+from tests.ingest.ingest_helpers import config
 
 LOG = "user,ts,action,item\n1,1,view,a\n1,2,cart,a\n1,3,buy,a\n2,1,view,b\n"
 
@@ -88,3 +88,48 @@ def test_every_command_has_help_with_an_example(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0
     assert f"Example: seqintent {command}" in result.output
+
+
+def test_format_stats_text():
+    from seqintent.ingest import format_stats
+
+    stats = {
+        "name": "shop",
+        "path": "data/shop",
+        "split_kind": "leave_one_out",
+        "events_read": 1200,
+        "events_kept": 1000,
+        "users": 10,
+        "items": 50,
+        "categories": 5,
+        "sessions": 40,
+        "actions": {"view": 900, "buy": 100},
+        "sequence_length": {
+            "min": 3,
+            "p5": 3,
+            "p25": 50,
+            "p50": 100,
+            "p75": 150,
+            "p95": 190,
+            "p99": 199,
+            "max": 200,
+            "mean": 100.0,
+        },
+        "time_range": {"start": "2024-01-01T00:00:00Z", "end": "2024-01-31T00:00:00Z"},
+        "splits": {"train": 980, "valid": 10, "test": 10},
+        "dropped": {"malformed": 0, "duplicate": 150, "misclick": 50},
+    }
+    assert format_stats(stats) == "\n".join(
+        [
+            "dataset   shop  (data/shop)",
+            "events    1,000 kept of 1,200 read (83.3%)",
+            "users     10",
+            "items     50   categories 5   sessions 40",
+            "actions   view 90.0%, buy 10.0%",
+            "families  browse 90.0%, convert 10.0%",
+            "length    min 3  p5 3  p25 50  p50 100  p75 150  p95 190  p99 199  max 200  (mean 100)",
+            "time      2024-01-01T00:00:00Z .. 2024-01-31T00:00:00Z",
+            "split     leave_one_out: train 980, valid 10, test 10",
+            "dropped   duplicate 150, misclick 50",
+        ]
+    )

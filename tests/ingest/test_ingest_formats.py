@@ -7,10 +7,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from seqintent.errors import DataError
-from tests.ingest.conftest import arrays, config, dropped, source, users, values
+from tests.ingest.ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 
-def test_sequences_with_user_head(run):
+def test_sequences_with_user_head(tmp_path):
+    run = Run(tmp_path)
     # S3-Rec style: "user i1 i2 ..." per line
     run.write("Beauty.txt", "1 1 2 3\n2 4 1\n\n3\n")
     cfg = config(
@@ -30,7 +31,8 @@ def test_sequences_with_user_head(run):
     assert ds.stats["events_read"] == 6
 
 
-def test_sequences_without_head_and_trailing_space(run):
+def test_sequences_without_head_and_trailing_space(tmp_path):
+    run = Run(tmp_path)
     # DeepLog hdfs_train style: one session per line, ids only, trailing space
     run.write("hdfs_train", "5 5 22 \n22 5 \n")
     cfg = config(
@@ -53,7 +55,8 @@ def test_sequences_without_head_and_trailing_space(run):
 PREFIX_LABEL = "1 2 3\t4\n1 2\t3\n1\t2\n7 8\t9\n7\t8\n5\t6\n"
 
 
-def test_prefix_label_rebuilds_sessions(run):
+def test_prefix_label_rebuilds_sessions(tmp_path):
+    run = Run(tmp_path)
     run.write("test_prefix_label.tsv", PREFIX_LABEL, gz=False)
     cfg = config(
         source(
@@ -73,7 +76,8 @@ def test_prefix_label_rebuilds_sessions(run):
     assert (src["lines"], src["sessions"], src["events_read"]) == (6, 3, 9)
 
 
-def test_prefix_label_inconsistent_lines(run):
+def test_prefix_label_inconsistent_lines(tmp_path):
+    run = Run(tmp_path)
     # line 2 should be "1 2<TAB>3"; the session 1-4 is broken, and line 3 starts a session after a bad end
     run.write("t.tsv", "1 2 3\t4\n1 9\t3\n1\t9\n7\t8\nno tab here\n")
     cfg = config(
@@ -96,7 +100,8 @@ def test_prefix_label_inconsistent_lines(run):
     assert ds.stats["events_read"] == 6
 
 
-def test_explode_a_sequence_column(run):
+def test_explode_a_sequence_column(tmp_path):
+    run = Run(tmp_path)
     # HDFS robust_log style: one session per row, a label per session
     run.write("robust_log_train.csv", "Sequence,label\n5 5 22,0\n22 5,1\n,0\n")
     cfg = config(
@@ -119,7 +124,8 @@ def test_explode_a_sequence_column(run):
     assert [a["pos"] for a in attrs] == [0, 1, 2, 0, 1]
 
 
-def test_flags_make_one_event_per_set_flag(run):
+def test_flags_make_one_event_per_set_flag(tmp_path):
+    run = Run(tmp_path)
     # KuaiRand style: one exposure row, 0/1 columns for click / like
     run.write(
         "log.csv",
@@ -156,7 +162,8 @@ def test_flags_make_one_event_per_set_flag(run):
     assert no_base.stats["events_read"] == 3
 
 
-def test_gzip_and_glob_in_file_order(run):
+def test_gzip_and_glob_in_file_order(tmp_path):
+    run = Run(tmp_path)
     run.write("part-2.csv", "user,ts,action,item\n1,5,view,c\n", gz=True)
     run.root.joinpath("in", "part-2.csv").rename(run.root / "in" / "part-2.csv.gz")
     run.write("part-1.csv", "user,ts,action,item\n1,5,view,b\n1,1,view,a\n")
@@ -170,7 +177,8 @@ def test_gzip_and_glob_in_file_order(run):
     assert ds.stats["events_read"] == 3
 
 
-def test_parquet_and_jsonl_and_tsv(run):
+def test_parquet_and_jsonl_and_tsv(tmp_path):
+    run = Run(tmp_path)
     table = pa.table(
         {"user": [1, 1, 2], "ts": [3, 1, 2], "action": ["view", "buy", "view"], "item": ["a", "b", "a"]}
     )
@@ -192,7 +200,8 @@ def test_parquet_and_jsonl_and_tsv(run):
     assert values(ds, "items", "item") == ["a b"]
 
 
-def test_latin1_and_null_values(run):
+def test_latin1_and_null_values(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user;ts;action;item\n1;1;view;caf\xe9\n1;2;view;-\n".encode("latin-1"))
     cfg = config(source(delimiter=";", encoding="latin-1", null_values=["-"]))
     ds = run(cfg)
@@ -201,7 +210,8 @@ def test_latin1_and_null_values(run):
         run(config(source(delimiter=";", null_values=["-"])))
 
 
-def test_headerless_columns_and_text_ids_in_a_numeric_column(run):
+def test_headerless_columns_and_text_ids_in_a_numeric_column(tmp_path):
+    run = Run(tmp_path)
     # DuckDB guesses integers from the first rows; a later text id must not drop its row
     rows = (
         "".join(f"{u},{t},pv,{u}\n" for u, t in zip(range(30000), range(30000), strict=True)) + "u7,1,pv,x\n"
@@ -213,7 +223,8 @@ def test_headerless_columns_and_text_ids_in_a_numeric_column(run):
     assert ds.vocab("users").values[-1] == "u7"  # text order once one id is not an integer
 
 
-def test_item_and_user_side_tables(run):
+def test_item_and_user_side_tables(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item,cat\n1,1,view,a,\n1,2,view,b,z\n2,1,view,c,\n")
     run.write("items.csv", "item_id,category,price\na,x,1.5\nb,y,2\na,w,9\nd,q,1\n")
     run.write("users.csv", "uid,age\n2,30\n1,40\n9,50\n")
@@ -245,7 +256,8 @@ def test_item_and_user_side_tables(run):
     assert ds.stats["side_tables"]["items"] == {"rows": 4, "ids": 3, "malformed": 0}
 
 
-def test_several_sources_and_given_split(run):
+def test_several_sources_and_given_split(tmp_path):
+    run = Run(tmp_path)
     run.write("train.csv", "user,ts,action,item\n1,1,view,a\n2,1,view,b\n")
     run.write("test.csv", "u,ts,action,item\n1,2,view,b\n")
     cfg = config(

@@ -7,7 +7,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.ingest.conftest import config, source
+from tests.ingest.ingest_helpers import Run, config, source
 
 ACTIONS = ["view", "click", "cart", "buy", "pv", "fav"]
 SETTINGS = settings(
@@ -46,7 +46,8 @@ def _files(ds) -> dict[str, bytes]:
 
 @SETTINGS
 @given(rows=logs(), seed=st.integers(0, 2**16), kcore=st.booleans())
-def test_shuffling_rows_leaves_arrays_and_vocabularies_unchanged(run, rows, seed, kcore):
+def test_shuffling_rows_leaves_arrays_and_vocabularies_unchanged(tmp_path, rows, seed, kcore):
+    run = Run(tmp_path)
     cleaning = {"min_dwell_s": 1.0, "dedup_within_s": 0}
     if kcore:
         cleaning["kcore"] = {"users": 2, "items": 2}
@@ -93,7 +94,8 @@ def dirty_logs(draw: st.DrawFn) -> str:
 
 @SETTINGS
 @given(text=dirty_logs(), window=st.booleans(), missing_item=st.sampled_from(["keep", "drop"]))
-def test_kept_plus_dropped_equals_read(run, text, window, missing_item):
+def test_kept_plus_dropped_equals_read(tmp_path, text, window, missing_item):
+    run = Run(tmp_path)
     cleaning = {
         "min_dwell_s": 1.0,
         "dedup_within_s": 5,

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from seqintent.ingest._derive import user_bucket
-from tests.ingest.conftest import arrays, config, source, users
+from tests.ingest.ingest_helpers import Run, arrays, config, source, users
 
 LOG = "user,ts,action,item,sess\n" + "".join(
     f"{u},{t},view,i{(u * 7 + t) % 5},{u}-{t // 100}\n" for u in range(1, 7) for t in range(0, 50 * u, 50)
 )
 
 
-def test_leave_one_out_keeps_short_users_in_train(run):
+def test_leave_one_out_keeps_short_users_in_train(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", LOG)
     ds = run(config())
     a = arrays(ds)
@@ -22,7 +23,8 @@ def test_leave_one_out_keeps_short_users_in_train(run):
     assert [s.tolist() for s in by_user[:4]] == [[0], [0, 0], [0, 1, 2], [0, 0, 1, 2]]
 
 
-def test_temporal_split(run):
+def test_temporal_split(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", LOG)
     ds = run(config(split={"kind": "temporal", "valid_start": 100, "test_start": 200}))
     a = arrays(ds)
@@ -30,7 +32,8 @@ def test_temporal_split(run):
     assert a["split"] == expected and set(expected) == {0, 1, 2}
 
 
-def test_by_user_split_is_seeded_by_user_id(run):
+def test_by_user_split_is_seeded_by_user_id(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", LOG)
     ds = run(config(split={"kind": "by_user", "fractions": [0.5, 0.25, 0.25], "seed": 3}))
     ids = ds.vocab("users").values
@@ -49,7 +52,8 @@ def test_user_bucket_is_fixed_and_roughly_uniform():
     assert 0.45 < (buckets < 0.5).mean() < 0.55
 
 
-def test_sessions_from_the_log_or_from_gaps(run):
+def test_sessions_from_the_log_or_from_gaps(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", LOG)
     by_id = run(config(source(session_id="sess")))
     a = arrays(by_id)
@@ -62,7 +66,8 @@ def test_sessions_from_the_log_or_from_gaps(run):
     assert by_short_gap.stats["sessions"] == 21
 
 
-def test_same_input_gives_byte_identical_arrays(run):
+def test_same_input_gives_byte_identical_arrays(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", LOG)
     first, second = run(config()), run(config())
     for name in ["offsets", *first.fields]:

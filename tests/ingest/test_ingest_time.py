@@ -7,10 +7,11 @@ import datetime as dt
 import pytest
 
 from seqintent.errors import ConfigError, DataError
-from tests.ingest.conftest import arrays, config, source, values
+from tests.ingest.ingest_helpers import Run, arrays, config, source, values
 
 
-def test_ties_keep_input_order_and_unsorted_files_are_sorted(run):
+def test_ties_keep_input_order_and_unsorted_files_are_sorted(tmp_path):
+    run = Run(tmp_path)
     run.write(
         "log.csv", "user,ts,action,item\n1,20,view,c\n1,10,view,a\n1,20,view,b\n1,20,cart,a\n1,5,view,d\n"
     )
@@ -30,7 +31,8 @@ def test_ties_keep_input_order_and_unsorted_files_are_sorted(run):
         ("ns", "1650882384975123456", 1650882384975),
     ],
 )
-def test_epoch_units(run, unit, raw, expected_ms):
+def test_epoch_units(tmp_path, unit, raw, expected_ms):
+    run = Run(tmp_path)
     run.write("log.csv", f"user,ts,action,item\n1,{raw},view,a\n")
     ds = run(config(source(time={"column": "ts", "unit": unit})))
     assert arrays(ds)["ts"] == [expected_ms]
@@ -40,7 +42,8 @@ def _utc_ms(*args: int) -> int:
     return int(dt.datetime(*args, tzinfo=dt.UTC).timestamp() * 1000)
 
 
-def test_strftime_local_time_to_utc(run):
+def test_strftime_local_time_to_utc(tmp_path):
+    run = Run(tmp_path)
     # Tianchi-style hour stamps in China time (UTC+8), and New York times across the DST change
     run.write("log.csv", "user,ts,action,item\n1,2014-12-06 02,view,a\n1,2014-12-06 10,view,b\n")
     ds = run(config(source(time={"column": "ts", "format": "%Y-%m-%d %H", "timezone": "Asia/Shanghai"})))
@@ -53,7 +56,8 @@ def test_strftime_local_time_to_utc(run):
     assert ds.timezone == "America/New_York"
 
 
-def test_iso_text_with_and_without_offsets(run):
+def test_iso_text_with_and_without_offsets(tmp_path):
+    run = Run(tmp_path)
     run.write(
         "log.jsonl",
         '{"user": 1, "ts": "2024-05-01T10:00:00+02:00", "action": "view", "item": "a"}\n'
@@ -70,7 +74,8 @@ def test_iso_text_with_and_without_offsets(run):
     ]
 
 
-def test_bad_time_fails_with_line_column_and_expected_form(run):
+def test_bad_time_fails_with_line_column_and_expected_form(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item\n1,2014-12-06 02,view,a\n1,yesterday,view,b\n")
     cfg = config(source(time={"column": "ts", "format": "%Y-%m-%d %H"}))
     with pytest.raises(
@@ -83,7 +88,8 @@ def test_bad_time_fails_with_line_column_and_expected_form(run):
     assert ds.stats["dropped"]["bad_time"] == 1 and ds.stats["events_kept"] == 1
 
 
-def test_time_out_of_range_means_wrong_unit(run):
+def test_time_out_of_range_means_wrong_unit(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item\n1,1650882384975,view,a\n")
     with pytest.raises(
         DataError, match=r"log\.csv:2, column 'ts'.*epoch seconds between the years 1900 and 2200"
@@ -91,7 +97,8 @@ def test_time_out_of_range_means_wrong_unit(run):
         run(config())
 
 
-def test_missing_time_and_numeric_time_without_unit(run):
+def test_missing_time_and_numeric_time_without_unit(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item\n1,,view,a\n1,100,view,b\n")
     with pytest.raises(DataError, match=r"log\.csv:2, column 'ts'.*the time is empty"):
         run(config())
@@ -100,7 +107,8 @@ def test_missing_time_and_numeric_time_without_unit(run):
         run(config(source(time={"column": "ts"})))
 
 
-def test_no_time_means_input_order(run):
+def test_no_time_means_input_order(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,action,item\n1,view,b\n2,view,a\n1,view,a\n")
     ds = run(config(source(time=None)))
     assert not ds.has_time and "ts" not in ds.fields
@@ -109,14 +117,16 @@ def test_no_time_means_input_order(run):
     assert ds.stats["time_range"] is None
 
 
-def test_time_window(run):
+def test_time_window(tmp_path):
+    run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item\n1,100,view,a\n1,200,view,b\n1,300,view,c\n1,400,view,d\n")
     ds = run(config(cleaning={"time_window": {"start": 200, "end": "1970-01-01T00:06:40"}}))
     assert values(ds, "items", "item") == ["b", "c"]  # [200 s, 400 s): the end is exclusive
     assert ds.stats["dropped"]["outside_window"] == 2
 
 
-def test_sources_with_and_without_time_are_refused(run):
+def test_sources_with_and_without_time_are_refused(tmp_path):
+    run = Run(tmp_path)
     run.write("a.csv", "user,ts,action,item\n1,1,view,a\n")
     run.write("b.csv", "user,action,item\n1,view,a\n")
     cfg = config(source(path="a.csv"), source(path="b.csv", time=None))

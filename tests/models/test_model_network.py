@@ -107,3 +107,26 @@ def test_exports_to_onnx_with_dynamic_batch_and_length(tmp_path, extras):
             want = net(**y).numpy()
         assert got.shape == (b, 21)
         assert abs(got[:, 1:] - want[:, 1:]).max() < 1e-4
+
+
+def test_repeat_scores_use_the_newest_occurrence_with_its_rank_and_count():
+    torch.manual_seed(0)
+    net = NextItemNetwork(ModelConfig(hidden=16, heads=2, max_len=8, repeat_head=True), _spec())
+    head = net.next_item
+    with torch.no_grad():
+        head.rep_q.weight.zero_()
+        head.rep_q.bias.zero_()  # no content term: the score reads out the learned tables
+        head.rep_rank.weight.copy_(torch.arange(32.0)[:, None] * 10.0)
+        head.rep_count.weight.copy_(torch.arange(16.0)[:, None])
+    # history (oldest first): padding, a, b, a, c
+    item = torch.tensor([[0, 1, 2, 1, 3]])
+    action = torch.tensor([[0, 1, 1, 1, 1]])
+    time_s = torch.zeros(1, 5)
+    hidden = torch.randn(1, 5, 16)
+    last = head.repeat_scores(hidden, item, action, time_s, last_only=True)[0, 0]
+    # newest occurrences: b at column 2 (rank 2, once), a at 3 (rank 1, twice), c at 4 (rank 0, once)
+    assert last.tolist() == [0.0, 0.0, 21.0, 12.0, 1.0]
+    every = head.repeat_scores(hidden, item, action, time_s)[0]
+    assert torch.equal(every[-1], last)
+    # at query column 2 (history padding, a, b): b rank 0, a rank 1, nothing later counts
+    assert every[2].tolist() == [0.0, 11.0, 1.0, 0.0, 0.0]

@@ -5,7 +5,8 @@ Layout::
     DIR/
       manifest.json      kind, format version, config, source files and hashes, split, fields
       stats.json         counts read / kept / dropped by reason, action mix, lengths, time range
-      events.parquet     the cleaned canonical events (with input_order, gap_s, session_index, split)
+      events.parquet     the cleaned canonical events in input order (with input_order, gap_s,
+                         session_index, split, and event_index: the row's position in sequences/)
       sequences/         offsets.npy + one memory-mappable .npy per field (see SequenceFields)
       vocab/             users, items, actions, categories, devices (.parquet; see Vocabularies)
       users.parquet      optional static user attributes

@@ -11,6 +11,7 @@ unless ``exclude_seen``. Ties rank pessimistically.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,8 +82,6 @@ def evaluate_ranking(
     dict
         Name → :class:`RankingResult` (means, intervals, per-example ranks).
     """
-    import time
-
     tokens = EventTokens.from_dataset(dataset)
     targets = target_events(tokens, split, actions=action_indices(dataset, target_actions))
     if max_examples is not None and len(targets) > max_examples:

@@ -45,7 +45,7 @@ def _apply(alive: np.ndarray, mask: np.ndarray, reason: str, events: SortedEvent
 
 def _indexed(coded: Coded | None, kept: np.ndarray) -> tuple[np.ndarray, Vocabulary]:
     """Vocabulary indices of a coded column at the kept events (0 = none)."""
-    if coded is None or len(coded.values) == 0:  # no such column, or a column that is null throughout
+    if coded is None or len(coded.values) == 0:  # no such field, or never a value
         return np.zeros(len(kept), dtype=np.int32), Vocabulary([None], [0], padded=True)
     codes = coded.codes[kept]
     counts = np.bincount(codes[codes >= 0], minlength=len(coded.values))

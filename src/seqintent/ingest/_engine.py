@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal
@@ -12,6 +14,7 @@ import duckdb
 
 from seqintent.data.dataset import Dataset, DatasetWriter
 from seqintent.data.sequences import SequenceArrays
+from seqintent.data.vocab import Vocabulary
 from seqintent.errors import ConfigError, DataError
 from seqintent.ingest._assemble import assemble
 from seqintent.ingest._inputs import InputFile, resolve_config, resolve_inputs, side_table_files
@@ -20,12 +23,13 @@ from seqintent.ingest._order import fetch_sorted
 from seqintent.ingest._side import fill_categories, load_side_table
 from seqintent.ingest._write import build_stats, write_events, write_side_table
 from seqintent.schema.actions import CANONICAL_ACTIONS
-from seqintent.schema.columns import DatasetFiles, Vocabularies
+from seqintent.schema.columns import Columns, DatasetFiles, Vocabularies
 from seqintent.schema.config import DatasetConfig
 
 
-def _connect(threads: int | None) -> duckdb.DuckDBPyConnection:
+def _connect(threads: int | None, spill: Path) -> duckdb.DuckDBPyConnection:
     config: dict[str, Any] = {
+        "temp_directory": str(spill),  # where DuckDB spills a sort bigger than memory, removed after
         # Input order is the tie-break of the per-user sort and rests on DuckDB keeping insertion
         # order in CREATE TABLE AS / INSERT / COPY: never turn this off here.
         "preserve_insertion_order": True,
@@ -33,6 +37,7 @@ def _connect(threads: int | None) -> duckdb.DuckDBPyConnection:
     }
     con = duckdb.connect(":memory:", config=config)
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # a library prints nothing
     return con
 
 
@@ -125,7 +130,15 @@ def ingest(
         for kind, spec in (("items", config.items), ("users", config.users))
         if spec is not None
     }
-    with DatasetWriter(out, overwrite=overwrite) as writer, closing(_connect(threads)) as con:
+    every_file = [f for files in inputs for f in files] + [f for files in side_files.values() for f in files]
+    with (
+        DatasetWriter(out, overwrite=overwrite) as writer,
+        tempfile.TemporaryDirectory(prefix=".seqintent-spill-", dir=writer.path.parent) as spill,
+        closing(_connect(threads, Path(spill))) as con,
+        ThreadPoolExecutor(max_workers=1) as hasher,
+    ):
+        # hashing reads each file once more; it overlaps the load (hashlib releases the GIL)
+        described = {f.path: hasher.submit(f.describe) for f in dict.fromkeys(every_file)}
         loaded = load_events(con, config, inputs)
         side_tables, side_stats = {}, {}
         for kind, files in side_files.items():
@@ -140,6 +153,8 @@ def ingest(
             con, loaded.types, action_map, has_time=has_time, multi_source=len(config.sources) > 1
         )
         built = assemble(config, events)
+        kept_rows = events.ord[built.kept]
+        del events  # the sorted arrays now live in `built`; free them before writing
         stats = build_stats(config, loaded, unknown, built, side_stats)
         if not len(built.kept):
             raise DataError(
@@ -148,27 +163,13 @@ def ingest(
                 file=str(path),
                 fix="check the config's mapping and cleaning settings against the data",
             )
-        write_events(con, writer.events_path, loaded, events, built)
+        write_events(con, writer.events_path, loaded, kept_rows, built)
         writer.add_sequences(SequenceArrays(built.offsets, built.fields))
         for name, vocab in built.vocabs.items():
             writer.add_vocab(name, vocab)
         for kind, table in side_tables.items():
-            vocab = built.vocabs[Vocabularies.ITEMS if kind == "items" else Vocabularies.USERS]
-            target = DatasetFiles.ITEMS_TABLE if kind == "items" else DatasetFiles.USERS_TABLE
-            write_side_table(
-                con,
-                table,
-                f"{kind[:-1]}_id",
-                f"{kind[:-1]}_index",
-                vocab.values,
-                writer.table_path(target),
-                padded=vocab.padded,
-            )
-        source = {
-            "path": str(path),
-            "files": [dict(f.file.describe(), source=f.source, format=f.file.format) for f in loaded.files],
-            **{kind: [_describe(f) for f in files] for kind, files in side_files.items()},
-        }
+            _write_side_table(con, writer, kind, table, built.vocabs)
+        source = _source_record(path, loaded, side_files, described)
         return writer.finish(
             config=config,
             source=source,
@@ -178,5 +179,42 @@ def ingest(
         )
 
 
-def _describe(file: InputFile) -> dict[str, Any]:
-    return dict(file.describe(), format=file.format)
+def _write_side_table(
+    con: duckdb.DuckDBPyConnection,
+    writer: DatasetWriter,
+    kind: str,
+    table: str,
+    vocabs: dict[str, Vocabulary],
+) -> None:
+    if kind == "items":
+        key, index, vocab, target = (
+            Columns.ITEM,
+            Columns.ITEM_INDEX,
+            Vocabularies.ITEMS,
+            DatasetFiles.ITEMS_TABLE,
+        )
+    else:
+        key, index, vocab, target = (
+            Columns.USER,
+            Columns.USER_INDEX,
+            Vocabularies.USERS,
+            DatasetFiles.USERS_TABLE,
+        )
+    values = vocabs[vocab]
+    write_side_table(con, table, key, index, values.values, writer.table_path(target), padded=values.padded)
+
+
+def _source_record(
+    path: str | Path, loaded: Loaded, side_files: dict[str, list[InputFile]], described: dict[Path, Future]
+) -> dict[str, Any]:
+    """The manifest's ``source``: the path given, then every file read with its size and SHA-256."""
+    return {
+        "path": str(path),
+        "files": [
+            dict(described[f.file.path].result(), source=f.source, format=f.file.format) for f in loaded.files
+        ],
+        **{
+            kind: [dict(described[f.path].result(), format=f.format) for f in files]
+            for kind, files in side_files.items()
+        },
+    }

@@ -12,9 +12,6 @@ from seqintent.errors import ConfigError, DataError, close_names
 from seqintent.schema.config import DatasetConfig, load_config
 from seqintent.schema.presets import load_preset
 
-TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
-LINE_FORMATS = ("sequences", "prefix_label")
-
 _EXTENSIONS = {
     ".csv": "csv",
     ".tsv": "tsv",

@@ -17,16 +17,9 @@ import duckdb
 
 from seqintent.errors import DataError, close_names
 from seqintent.ingest._inputs import InputFile
+from seqintent.ingest._lines import open_jsonl, open_prefix_label, open_sequences
 from seqintent.ingest._mapping import REASON, StagePlan, needs_row_column, plan_stage
-from seqintent.ingest._readers import (
-    ROW,
-    RawInput,
-    open_csv,
-    open_jsonl,
-    open_parquet,
-    open_prefix_label,
-    open_sequences,
-)
+from seqintent.ingest._readers import ROW, RawInput, open_csv, open_parquet
 from seqintent.ingest._sql import error_text, ident, literal, unify_types
 from seqintent.schema.actions import CANONICAL_ACTIONS, canonical_action
 from seqintent.schema.columns import Columns, DropReasons

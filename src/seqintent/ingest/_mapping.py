@@ -208,7 +208,10 @@ def _mentions(ref: FieldRef | None, name: str) -> bool:
 
 
 def time_sql(spec: TimeSpec, value: str, value_type: str, key: str) -> tuple[str, str]:
-    """SQL giving UTC epoch ms from a raw time value (NULL when unreadable), and what was expected."""
+    """SQL giving UTC epoch ms from a raw time value (NULL when unreadable), and what was expected.
+
+    The caller nulls values outside [1900, 2200) (see :data:`TIME_MIN_MS`), where a wrong unit lands.
+    """
 
     def local(naive: str) -> str:
         if spec.timezone == "UTC":
@@ -263,8 +266,7 @@ def time_sql(spec: TimeSpec, value: str, value_type: str, key: str) -> tuple[str
                 key=key,
                 fix="give `unit` (epoch numbers), `format` (text), or an `expr` giving one of those",
             )
-    checked = f"CASE WHEN ({ms}) >= {TIME_MIN_MS} AND ({ms}) < {TIME_MAX_MS} THEN CAST(({ms}) AS BIGINT) END"
-    return checked, expected + " between the years 1900 and 2200"
+    return f"CAST({ms} AS BIGINT)", expected + " between the years 1900 and 2200"
 
 
 def plan_stage(
@@ -339,9 +341,10 @@ def _plan(
             continue
         sql, col = scope.field(ref, f"{key}.{name}")
         origin[name] = (col, f"{key}.{name}")
-        if name in _NUMERIC_FIELDS:
+        kind = scope.type_of(sql, f"{key}.{name}") if col is not None else None
+        if name in _NUMERIC_FIELDS and kind != "DOUBLE":
             sql = f"TRY_CAST({sql} AS DOUBLE)"
-        elif name in _TEXT_FIELDS:
+        elif name in _TEXT_FIELDS and kind != "VARCHAR":
             sql = f"CAST({sql} AS VARCHAR)"
         select.append(f"{sql} AS {ident(name)}")
     for attr, ref in source.attrs.items():
@@ -371,11 +374,18 @@ def _plan(
         codes.append((item_missing, DropReasons.MISSING_ITEM))
     case = " ".join(f"WHEN {cond} THEN {reason_code(reason)}" for cond, reason in codes)
 
+    mapped = f"SELECT {', '.join(select)} FROM {relation}"
+    if source.time is not None:
+        # one projection per step, so each expression is evaluated once per row
+        mapped = f"SELECT *, {ts_sql} AS _time_ms FROM ({mapped})"
+        in_range = f"_time_ms >= {TIME_MIN_MS} AND _time_ms < {TIME_MAX_MS}"
+        checked = f"CASE WHEN {in_range} THEN _time_ms END AS {Columns.TIME}"
+        mapped = f"SELECT * EXCLUDE (_time_ms), {checked} FROM ({mapped})"
+    else:
+        mapped = f"SELECT *, {ts_sql} AS {Columns.TIME} FROM ({mapped})"
     drop_raw = f" EXCLUDE ({_RAW_TIME})" if source.time is not None else ""
     sql = (
         f"SELECT *{drop_raw}, CAST({source_index} AS UTINYINT) AS {SOURCE}, "
-        f"CAST(CASE {case} ELSE 0 END AS UTINYINT) AS {REASON} FROM "
-        f"(SELECT *, {ts_sql} AS {Columns.TIME} "
-        f"FROM (SELECT {', '.join(select)} FROM {relation}))"
+        f"CAST(CASE {case} ELSE 0 END AS UTINYINT) AS {REASON} FROM ({mapped})"
     )
     return StagePlan(sql, origin, time_expected)

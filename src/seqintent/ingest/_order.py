@@ -2,10 +2,11 @@
 
 The event table is scanned once in input order (DuckDB maps raw actions to canonical codes in the
 same scan). The order itself comes from one ``np.sort`` of packed 64-bit keys
-``user rank | time | position`` when they fit in 63 bits (the position makes every key unique,
-so the sort is stable and the permutation is read back from the low bits); otherwise DuckDB sorts
-the keys. Every later step (cleaning rules, vocabularies, gaps, sessions, splits) is a linear pass
-over the sorted arrays.
+``user rank | position`` (when each user's events already come in time order, as in append-only
+logs) or ``user rank | time | position`` (when that fits in 64 bits); the position makes every
+key unique, so the sort is stable and the permutation is read back from the low bits. Otherwise
+DuckDB sorts the keys. Every later step (cleaning rules, vocabularies, gaps, sessions, splits)
+is a linear pass over the sorted arrays.
 """
 
 from __future__ import annotations
@@ -108,39 +109,61 @@ def _user_ranks(user: pa.Array) -> tuple[np.ndarray, pa.Array]:
     return rank[codes], dictionary.take(pa.array(order))
 
 
-def _packed_order(rank: np.ndarray, ts: np.ndarray | None) -> np.ndarray | None:
-    """The stable order by (rank, ts, position) from one sort of packed keys, or None if they do not fit."""
-    n = len(rank)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
+def _sort_packed(parts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray | None:
+    """Stable order by the parts (major first) and position, from one sort of packed uint64 keys."""
     b_pos = _bits(n - 1)
-    b_rank = _bits(int(rank.max()))
-    parts = [(rank, b_rank)]
-    if ts is not None:
-        rel = ts - int(ts.min())
-        if not np.any(rel % 1000):
-            rel = rel // 1000  # whole seconds: 10 fewer bits
-        parts.append((rel, _bits(int(rel.max()))))
-    if sum(b for _, b in parts) + b_pos > 64:
+    if sum(width for _, width in parts) + b_pos > 64:
         return None
     key = np.zeros(n, dtype=np.uint64)
     for values, width in parts:
         key <<= np.uint64(width)
-        key |= values.astype(np.uint64)
+        key |= values.astype(np.uint64, copy=False)
     key <<= np.uint64(b_pos)
     key |= np.arange(n, dtype=np.uint64)
-    key.sort()
-    return (key & np.uint64((1 << b_pos) - 1)).astype(np.int64)
+    key.sort()  # the position makes every key unique, so this sort is stable
+    key &= np.uint64((1 << b_pos) - 1)
+    return key.view(np.int64)
+
+
+def _packed_order(rank: np.ndarray, ts: np.ndarray | None) -> np.ndarray | None:
+    """The stable order by (rank, ts, position) without DuckDB, or None when keys do not pack.
+
+    First by user alone: when each user's events already come in time order in the input (an
+    append-only log, a log grouped by user), that is the answer. Otherwise user, time and
+    position are packed together if they fit in 64 bits.
+    """
+    n = len(rank)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    b_rank = _bits(int(rank.max()))
+    by_user = _sort_packed([(rank, b_rank)], n)
+    if ts is None or by_user is None:
+        return by_user
+    t = ts[by_user]
+    same_user = rank[by_user[1:]] == rank[by_user[:-1]]
+    if not np.any(same_user & (t[1:] < t[:-1])):
+        return by_user
+    del by_user, t, same_user
+    rel = ts - int(ts.min())
+    if not np.any(rel % 1000):
+        rel //= 1000  # whole seconds: 10 fewer bits
+    return _sort_packed([(rank, b_rank), (rel, _bits(int(rel.max())))], n)
 
 
 def _duckdb_order(
-    con: duckdb.DuckDBPyConnection, scan: str, ords: np.ndarray, user_type: str, has_time: bool
+    con: duckdb.DuckDBPyConnection, scan: str, ords: np.ndarray, user: pa.Array, has_time: bool
 ) -> np.ndarray:
-    """Positions (in the scan's order) sorted by (user, time, input order), by DuckDB."""
-    if user_type == "VARCHAR":
-        user_key = f"TRY_CAST({Columns.USER} AS HUGEINT) NULLS LAST, {Columns.USER}"
-    else:
+    """Positions (in the scan's order) sorted by (user, time, input order), by DuckDB.
+
+    Users are ordered as :func:`_user_ranks` orders them: numerically when every id is an integer
+    (then by the raw text, so "007" and "7" stay apart), else by text.
+    """
+    if pa.types.is_integer(user.type):
         user_key = Columns.USER
+    elif integer_key(pc.unique(user)) is not None:
+        user_key = f"TRY_CAST({Columns.USER} AS HUGEINT), CAST({Columns.USER} AS VARCHAR)"
+    else:
+        user_key = f"CAST({Columns.USER} AS VARCHAR)"
     keys = [user_key] + ([Columns.TIME] if has_time else []) + [ORD]
     sorted_ords = con.execute(f"SELECT {ORD} FROM ({scan}) ORDER BY {', '.join(keys)}").fetchnumpy()[ORD]
     position = np.empty(int(ords[-1]) + 1 if len(ords) else 0, dtype=np.int64)
@@ -148,15 +171,29 @@ def _duckdb_order(
     return position[sorted_ords.astype(np.int64, copy=False)]
 
 
+def _numpy(column: pa.ChunkedArray, dtype: type) -> np.ndarray:
+    """One contiguous numpy array from the chunks (no null values expected)."""
+    if column.num_chunks == 0:
+        return np.zeros(0, dtype=dtype)
+    if column.num_chunks == 1:
+        return column.chunk(0).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in column.chunks]).astype(dtype, copy=False)
+
+
 def _coded(column: pa.ChunkedArray, perm: np.ndarray) -> Coded:
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    return Coded(codes[perm], encoded.dictionary)
+    # one dictionary for all chunks: the kernel shares its hash table across them
+    encoded = pc.dictionary_encode(column)
+    del column
+    if encoded.num_chunks == 0:
+        return Coded(np.zeros(0, dtype=np.int32), pa.array([], pa.string()))
+    codes = np.concatenate(
+        [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in encoded.chunks]
+    ).astype(np.int32, copy=False)
+    return Coded(codes[perm], encoded.chunk(0).dictionary)
 
 
 def _floats(column: pa.ChunkedArray, perm: np.ndarray) -> np.ndarray:
-    values = column.combine_chunks().fill_null(np.nan).to_numpy(zero_copy_only=False)
-    return values.astype(np.float64, copy=False)[perm]
+    return _numpy(column.fill_null(np.nan), np.float64)[perm]
 
 
 def fetch_sorted(
@@ -189,43 +226,55 @@ def fetch_sorted(
     scan += f"WHERE {_CODE} IS NOT NULL"
     if join:
         scan += f" ORDER BY {ORD}"  # a join does not keep the input order
-    table = con.sql(scan).to_arrow_table()
-    ords = table.column(ORD).to_numpy().astype(np.int64, copy=False)
-    ts = table.column(Columns.TIME).to_numpy().astype(np.int64, copy=False) if has_time else None
-    user = table.column(Columns.USER).combine_chunks()
+    table = con.sql(scan).to_arrow_reader().read_all()  # streamed: no second copy of the result
+    columns = {name: table.column(name) for name in table.column_names}
+    del table  # each column is released as soon as it has been turned into sorted arrays
+
+    def take(name: str) -> pa.ChunkedArray | None:
+        return columns.pop(name, None)
+
+    ords = _numpy(take(ORD), np.int64)
+    ts = _numpy(take(Columns.TIME), np.int64) if has_time else None
+    user = take(Columns.USER).combine_chunks()
     rank, user_values = _user_ranks(user)
     perm = _packed_order(rank, ts)
     if perm is None:
-        perm = _duckdb_order(con, scan, ords, types[Columns.USER], has_time)
+        perm = _duckdb_order(con, scan, ords, user, has_time)
+    if len(perm) < 2**31:
+        perm = perm.astype(np.int32)
+    # sorted copies replace the originals one by one, so memory holds one extra array at a time
+    ords = ords[perm]
+    ts = ts[perm] if ts is not None else None
     rank = rank[perm]
     user_new = np.ones(len(rank), dtype=bool)
     user_new[1:] = rank[1:] != rank[:-1]
     if user_values is user:  # integer ids ranked by value: keep the ids of each user's first event
         user_values = user.take(pa.array(perm[user_new]))
         rank = np.cumsum(user_new, dtype=np.int64) - 1
-
-    def column(name: str) -> pa.ChunkedArray | None:
-        return table.column(name) if name in table.column_names else None
+    del user
+    user_codes = rank.astype(np.int32) if len(rank) == 0 or rank[-1] < 2**31 else rank
+    del rank
+    action = _numpy(take(_CODE), np.int16)[perm]
 
     def coded(name: str) -> Coded | None:
-        c = column(name)
+        c = take(name)
         return None if c is None else _coded(c, perm)
 
     def floats(name: str) -> np.ndarray | None:
-        c = column(name)
+        c = take(name)
         return None if c is None else _floats(c, perm)
 
     return SortedEvents(
-        ord=ords[perm],
-        user=Coded(rank, user_values),
+        ord=ords,
+        user=Coded(user_codes, user_values),
         user_new=user_new,
-        action=table.column(_CODE).to_numpy().astype(np.int16, copy=False)[perm],
-        ts=ts[perm] if ts is not None else None,
+        action=action,
+        ts=ts,
         item=coded(Columns.ITEM),
         category=coded(Columns.CATEGORY),
         device=coded(Columns.DEVICE),
         session=coded(Columns.SESSION),
         dwell=floats(Columns.DWELL),
         amount=floats(Columns.AMOUNT),
-        source=table.column(SOURCE).to_numpy()[perm] if multi_source else None,
+        source=_numpy(take(SOURCE), np.uint8)[perm] if multi_source else None,
     )

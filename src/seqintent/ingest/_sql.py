@@ -8,7 +8,6 @@ INTEGER_TYPES = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 )
 FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE", "REAL"})
-TEXT_TYPES = frozenset({"VARCHAR", "JSON"})
 
 
 def ident(name: str) -> str:

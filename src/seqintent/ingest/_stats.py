@@ -30,21 +30,23 @@ def _n(value: int) -> str:
 
 def format_stats(stats: dict[str, Any]) -> str:
     """The stats as a short human-readable report."""
-    read, kept = stats["events_read"], stats["events_kept"]
+    # Datasets built by other tools may carry fewer keys: show what is there
+    read, kept = stats.get("events_read", 0), stats.get("events_kept", 0)
+    actions = stats.get("actions", {})
     lines = [
         f"dataset   {stats.get('name', '?')}  ({stats.get('path', '')})",
         f"events    {_n(kept)} kept of {_n(read)} read ({100.0 * kept / read if read else 0.0:.1f}%)",
-        f"users     {_n(stats['users'])}",
-        f"items     {_n(stats['items'])}   categories {_n(stats.get('categories', 0))}   "
+        f"users     {_n(stats.get('users', 0))}",
+        f"items     {_n(stats.get('items', 0))}   categories {_n(stats.get('categories', 0))}   "
         f"sessions {_n(stats.get('sessions', 0))}",
     ]
-    total = sum(stats["actions"].values()) or 1
+    total = sum(actions.values()) or 1
     mix = ", ".join(
-        f"{a} {100.0 * n / total:.1f}%" for a, n in sorted(stats["actions"].items(), key=lambda kv: -kv[1])
+        f"{a} {100.0 * n / total:.1f}%" for a, n in sorted(actions.items(), key=lambda kv: -kv[1])
     )
     lines.append(f"actions   {mix}")
     families: dict[str, int] = {}
-    for action, n in stats["actions"].items():
+    for action, n in actions.items():
         families[ACTION_FAMILY.get(action, "other")] = families.get(ACTION_FAMILY.get(action, "other"), 0) + n
     lines.append("families  " + ", ".join(f"{f} {100.0 * n / total:.1f}%" for f, n in families.items()))
     length = stats.get("sequence_length") or {}
@@ -65,7 +67,7 @@ def format_stats(stats: dict[str, Any]) -> str:
         f"split     {stats.get('split_kind', '')}: "
         + ", ".join(f"{k} {_n(splits.get(k, 0))}" for k in Splits.NAMES)
     )
-    dropped = {r: n for r, n in stats["dropped"].items() if n}
+    dropped = {r: n for r, n in stats.get("dropped", {}).items() if n}
     if dropped:
         lines.append("dropped   " + ", ".join(f"{r} {_n(n)}" for r, n in dropped.items()))
     else:

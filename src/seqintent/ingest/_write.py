@@ -14,14 +14,13 @@ import pyarrow as pa
 from seqintent.ingest._assemble import Assembled
 from seqintent.ingest._load import EVENTS, Loaded
 from seqintent.ingest._mapping import ATTR_PREFIX
-from seqintent.ingest._order import SortedEvents
 from seqintent.ingest._sql import ident, literal
 from seqintent.schema.columns import Columns, DropReasons, SequenceFields, Splits, Vocabularies
 from seqintent.schema.config import DatasetConfig
 
 _DERIVED = "_derived"
 _PERCENTILES = (5, 25, 50, 75, 95, 99)
-PARQUET_COMPRESSION = "zstd"
+PARQUET_COMPRESSION = "snappy"
 
 
 def _scatter(n_rows: int, positions: np.ndarray, values: np.ndarray, fill: Any, dtype: Any) -> np.ndarray:
@@ -31,16 +30,16 @@ def _scatter(n_rows: int, positions: np.ndarray, values: np.ndarray, fill: Any, 
 
 
 def write_events(
-    con: duckdb.DuckDBPyConnection, path: Path, loaded: Loaded, events: SortedEvents, built: Assembled
+    con: duckdb.DuckDBPyConnection, path: Path, loaded: Loaded, rows: np.ndarray, built: Assembled
 ) -> None:
     """Kept events with canonical columns and derived ones, in input order, to Parquet.
 
     Derived columns are computed in sort order and scattered back to input order, then joined to
     the event table by position (no sort, no hash join); ``event_index`` gives each row's
-    position in the sequence arrays.
+    position in the sequence arrays. ``rows`` are the event-table rows of the kept events, in
+    sequence order.
     """
     n = loaded.n_rows
-    rows = events.ord[built.kept]
     k = len(rows)
     fields = built.fields
     actions = built.vocabs[Vocabularies.ACTIONS]
@@ -60,11 +59,7 @@ def write_events(
             ),
         }
     )
-    # a DuckDB table, not the registered Arrow table: the positional join then scans in parallel
-    con.register("_derived_arrow", derived)
-    con.execute(f"CREATE TABLE {_DERIVED} AS SELECT * FROM _derived_arrow")
-    con.unregister("_derived_arrow")
-    del derived
+    con.register(_DERIVED, derived)
     present = loaded.types
     cols = [
         f"e.{Columns.USER}",
@@ -99,7 +94,7 @@ def write_events(
         "WHERE d.event_index >= 0) "
         f"TO {literal(str(path))} (FORMAT parquet, COMPRESSION {PARQUET_COMPRESSION})"
     )
-    con.execute(f"DROP TABLE {_DERIVED}")
+    con.unregister(_DERIVED)
 
 
 def write_side_table(

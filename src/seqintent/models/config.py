@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from seqintent.errors import ConfigError, close_names
 from seqintent.schema.actions import ACTION_FAMILY, FAMILIES
 
+VALID_METRICS = tuple(f"{m}@{k}" for k in (10, 20) for m in ("NDCG", "HR", "MRR"))
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -105,7 +107,8 @@ class TrainConfig(_Strict):
     window_stride: int | None = Field(
         None,
         ge=1,
-        description="long training sequences are cut into windows this many events apart (null: max_len)",
+        description="long sequences are cut into windows this many events apart, each training its newest "
+        "`stride` targets (null: max_len, no overlap); smaller gives early targets more context",
     )
     patience: int = Field(
         10, ge=1, description="stop after this many epochs without a better validation NDCG@10"
@@ -127,6 +130,10 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
+        if self.valid_metric not in VALID_METRICS:
+            raise ValueError(
+                f"valid_metric must be one of {', '.join(VALID_METRICS)} (got {self.valid_metric!r})"
+            )
         for action in self.target_actions or []:
             if action not in ACTION_FAMILY:
                 near = ", ".join(close_names(action, ACTION_FAMILY))

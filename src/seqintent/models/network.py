@@ -39,7 +39,9 @@ INPUT_NAMES = (
     "next_gap",
     "time_s",
 )
-DISTANCE_BUCKETS = 16
+RANK_BUCKETS = 32  # repeat head: distinct-item recency rank 0..31 (older ones share the last)
+COUNT_BUCKETS = 16
+NO_COLUMN = 1 << 30  # repeat head: occurrences 1..15 (more share the last)
 
 
 def torch_log_bucket(seconds: torch.Tensor, n_buckets: int) -> torch.Tensor:
@@ -176,52 +178,82 @@ class SequenceEncoder(nn.Module):
 class NextItemHead(nn.Module):
     """Scores of every item as the next one: ``h · E[item]`` with the encoder's item table (tied).
 
-    With ``repeat_head``, items already in the history get an extra learned score (RepeatNet-style
-    copy mechanism): ``q(h_t) · k(h_j) / sqrt(H) + recency(t - j) + elapsed(time_t - time_j)``, summed
-    over the history positions j ≤ t that hold the item. The model learns when people come back to
-    what they saw and when they move on.
+    With ``repeat_head``, each distinct item of the history gets an extra learned score
+    (RepeatNet-style copy mechanism), from its newest occurrence j before the query column i::
 
-    Scores are logits: higher is more likely; the padding index 0 scores ``-inf``.
+        q(h_i) · k(h_j) / sqrt(H) + rank(distinct items seen since j) + count(occurrences up to i)
+                                  + elapsed(time_i - time_j) + action(action_j)
+
+    so the model can learn "people come back to what they just viewed or carted" as well as the
+    exceptions, and when to move on. Scores are logits: higher is more likely; the padding index 0
+    scores ``-inf``.
     """
 
-    def __init__(self, encoder: SequenceEncoder, cfg: ModelConfig) -> None:
+    def __init__(self, encoder: SequenceEncoder, cfg: ModelConfig, spec: InputSpec) -> None:
         super().__init__()
         self.encoder = [encoder]  # a list, so the shared table is not registered twice
         self.repeat = cfg.repeat_head
         if self.repeat:
             self.rep_q = nn.Linear(cfg.hidden, cfg.hidden)
             self.rep_k = nn.Linear(cfg.hidden, cfg.hidden)
-            self.rep_recency = nn.Embedding(DISTANCE_BUCKETS, 1)
+            self.rep_rank = nn.Embedding(RANK_BUCKETS, 1)
+            self.rep_count = nn.Embedding(COUNT_BUCKETS, 1)
             self.rep_elapsed = nn.Embedding(GAP_BUCKETS, 1)
-            for module in (self.rep_q, self.rep_k, self.rep_recency, self.rep_elapsed):
+            self.rep_action = nn.Embedding(spec.n_actions, 1)
+            for module in (self.rep_q, self.rep_k):
                 _init_weights(module)
-            nn.init.zeros_(self.rep_recency.weight)
-            nn.init.zeros_(self.rep_elapsed.weight)
+            for table in (self.rep_rank, self.rep_count, self.rep_elapsed, self.rep_action):
+                nn.init.zeros_(table.weight)
 
     @property
     def item_table(self) -> torch.Tensor:
         return self.encoder[0].item_emb.weight  # [V, H]
 
     def repeat_scores(
-        self, hidden: torch.Tensor, item: torch.Tensor, time_s: torch.Tensor, *, last_only: bool = False
+        self,
+        hidden: torch.Tensor,
+        item: torch.Tensor,
+        action: torch.Tensor,
+        time_s: torch.Tensor,
+        *,
+        last_only: bool = False,
     ) -> torch.Tensor:
-        """Repeat scores [B, Q, T] of history position j for query column i (0 where j > i or no item).
+        """Repeat scores [B, Q, T]: for query column i, the score of history column j where j is the
+        newest occurrence of its item at or before i (0 elsewhere, so each item is scored once).
 
         The query columns are all T columns, or only the newest one with ``last_only`` (Q = 1).
         """
         _, t, h = hidden.shape
         cols = torch.arange(t, device=hidden.device)
+        same = (item[:, :, None] == item[:, None, :]) & (item > 0)[:, :, None]  # [B, T(j), T(j')]
+        later = cols[None, :] > cols[:, None]  # [T(j), T(j')]: j' after j
+        # column of the next occurrence of item_j (a constant beyond any column when none: not the
+        # length, which an exported graph would freeze at the traced value)
+        next_occurrence = torch.where(
+            same & later[None], cols[None, None, :], torch.full_like(same, NO_COLUMN, dtype=torch.long)
+        )
+        next_occurrence = next_occurrence.min(dim=2).values  # [B, T(j)]
         query_cols = cols[-1:] if last_only else cols
+        before = cols[None, :] <= query_cols[:, None]  # [Q, T(j)]
+        newest = (
+            before[None] & (next_occurrence[:, None, :] > query_cols[None, :, None]) & (item > 0)[:, None, :]
+        )
+        newest_f = newest.float()  # [B, Q, T(j)]
+        # distinct items whose newest occurrence is after j: rank 0 is the newest item of the history
+        rank = newest_f @ later.float().T  # [B, Q, T(j)]
+        count = same.float() @ (cols[:, None] <= query_cols[None, :]).float()  # [B, T(j), Q]
         q = self.rep_q(hidden[:, -1:] if last_only else hidden)  # [B, Q, H]
         k = self.rep_k(hidden)  # [B, T, H]
         scores = q @ k.transpose(1, 2) / math.sqrt(h)  # [B, Q, T]
-        distance = (query_cols[:, None] - cols[None, :]).float()  # [Q, T]
-        scores = scores + self.rep_recency(torch_log_bucket(distance, DISTANCE_BUCKETS)).squeeze(-1)[None]
+        scores = scores + self.rep_rank(rank.long().clamp(max=RANK_BUCKETS - 1)).squeeze(-1)
+        scores = scores + self.rep_count(count.transpose(1, 2).long().clamp(max=COUNT_BUCKETS - 1)).squeeze(
+            -1
+        )
         query_time = time_s[:, -1:] if last_only else time_s
         elapsed = query_time[:, :, None] - time_s[:, None, :]  # [B, Q, T]
         scores = scores + self.rep_elapsed(torch_log_bucket(elapsed, GAP_BUCKETS)).squeeze(-1)
-        allowed = (distance >= 0)[None] & (item > 0)[:, None, :]
-        return torch.where(allowed, scores, torch.zeros_like(scores))
+        scores = scores + self.rep_action(action).squeeze(-1)[:, None, :]
+        return torch.where(newest, scores, torch.zeros_like(scores))
 
     def forward(
         self, hidden_last: torch.Tensor, item: torch.Tensor, repeat: torch.Tensor | None
@@ -242,7 +274,7 @@ class NextItemNetwork(nn.Module):
     def __init__(self, cfg: ModelConfig, spec: InputSpec) -> None:
         super().__init__()
         self.encoder = SequenceEncoder(cfg, spec)
-        self.heads = nn.ModuleDict({"next_item": NextItemHead(self.encoder, cfg)})
+        self.heads = nn.ModuleDict({"next_item": NextItemHead(self.encoder, cfg, spec)})
 
     @property
     def next_item(self) -> NextItemHead:
@@ -265,7 +297,7 @@ class NextItemNetwork(nn.Module):
         head = self.next_item
         repeat = None
         if head.repeat:
-            repeat = head.repeat_scores(hidden, item, time_s, last_only=True)[:, 0]
+            repeat = head.repeat_scores(hidden, item, action, time_s, last_only=True)[:, 0]
         return head(hidden[:, -1], item, repeat)
 
 

@@ -16,6 +16,7 @@ from seqintent.schema.actions import (
 from seqintent.schema.columns import (
     DATASET_FORMAT_VERSION,
     MANIFEST_KIND_DATASET,
+    AnomalyFiles,
     Columns,
     DatasetFiles,
     DropReasons,
@@ -51,6 +52,7 @@ __all__ = [
     "MANIFEST_KIND_DATASET",
     "SYNONYMS",
     "ActionSpec",
+    "AnomalyFiles",
     "CleaningConfig",
     "Columns",
     "DatasetConfig",

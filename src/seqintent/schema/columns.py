@@ -25,6 +25,7 @@ class Columns:
     SESSION = "session_id"
     TEXT = "text"
     ATTRS = "attrs"
+    EVENT_ID = "event_id"  # online events (serve): the client's id, or a hash of the event's content
 
     # derived by ingest
     INPUT_ORDER = "input_order"  # position of the event in the input (file, line, sub-event): the tie-break
@@ -32,6 +33,8 @@ class Columns:
     SESSION_INDEX = "session_index"  # 0-based session number within the user
     SPLIT = "split"  # "train" | "valid" | "test"
     EVENT_INDEX = "event_index"  # position of the kept event in the sequence arrays (events.parquet only)
+    USER_INDEX = "user_index"  # users.parquet: the user's index in the users vocabulary (null if absent)
+    ITEM_INDEX = "item_index"  # items.parquet: the item's index in the items vocabulary (null if absent)
 
     REQUIRED = (USER, ACTION)
     OPTIONAL = (TIME, ITEM, CATEGORY, DWELL, AMOUNT, DEVICE, SESSION, TEXT)
@@ -174,6 +177,20 @@ MANIFEST_KIND_DATASET = "seqintent.dataset"
 DATASET_FORMAT_VERSION = 1
 
 
+class AnomalyFiles:
+    """File names and kinds of the anomaly stage's folders (profiles, anomaly model)."""
+
+    KIND_PROFILES = "seqintent.profiles"
+    KIND_MODEL = "seqintent.anomaly"
+    FORMAT_VERSION = 1
+    CONFIG = "config.json"
+    PROFILES = "profiles.parquet"
+    PROFILES_DIR = "profiles"  # a profiles folder inside an anomaly model folder
+    RULES = "rules.yaml"
+    SURPRISE = "surprise.json"  # top-g and calibration of the sequence-surprise signal
+    SEQUENCE_MODEL_DIR = "sequence_model"  # the next-item Model folder the surprise uses
+
+
 class ModelFiles:
     """File names inside a Model folder (written by ``seqintent train``)."""
 
@@ -268,3 +285,18 @@ class SimulationFiles:
 
 MANIFEST_KIND_SIMULATION = "seqintent.simulation"
 SIMULATION_FORMAT_VERSION = 1
+
+
+class RuntimeFiles:
+    """File names inside a Runtime folder (``seqintent export`` writes it; the only thing ``serve`` loads)."""
+
+    MANIFEST = DatasetFiles.MANIFEST
+    CONFIG = "runtime.json"  # input spec, truncation rule, ONNX input / output names, export checks
+    ONNX_FP32 = "model.onnx"
+    ONNX_INT8 = "model.int8.onnx"
+    VOCAB = DatasetFiles.VOCAB  # the Model's vocabularies (their counts are the popularity fallback)
+    SUFFIX = ".runtime"  # default location: sibling folder MODEL.runtime/
+
+
+MANIFEST_KIND_RUNTIME = "seqintent.runtime"
+RUNTIME_FORMAT_VERSION = 1

@@ -138,11 +138,17 @@ class _Training:
         mcfg, tcfg = config.model, config.train
         self.spec = InputSpec.from_dataset(dataset)
         self.tokens = EventTokens.from_dataset(dataset, self.spec)
-        stride = tcfg.window_stride or (
+        self.stride = stride = tcfg.window_stride or (
             mcfg.max_len - (mcfg.important_slots if mcfg.truncation == "importance" else 0)
         )
+        self.target_actions = action_indices(dataset, tcfg.target_actions)
         self.plan: TrainingPlan = plan_training(
-            self.tokens, mcfg.max_len + 1, stride, valid_fraction=tcfg.valid_fraction, seed=tcfg.seed
+            self.tokens,
+            mcfg.max_len + 1,
+            stride,
+            valid_fraction=tcfg.valid_fraction,
+            seed=tcfg.seed,
+            actions=self.target_actions,
         )
         if self.plan.n_windows == 0:
             raise DataError(
@@ -156,7 +162,6 @@ class _Training:
             self.valid_targets = np.sort(
                 rng.choice(self.valid_targets, tcfg.valid_max_examples, replace=False)
             )
-        self.target_actions = action_indices(dataset, tcfg.target_actions)
         self.important = important_events(self.tokens, mcfg)
         torch.manual_seed(tcfg.seed)
         self.network = NextItemNetwork(mcfg, self.spec)
@@ -297,6 +302,9 @@ class _Training:
         )
         if self.target_actions is not None:
             ok &= np.isin(tok.action[safe_next], self.target_actions)
+        # overlapping windows (stride < max_len): each window trains only its newest `stride` targets,
+        # so every target counts once per epoch and has at least max_len - stride events of context
+        ok[:, : max(0, ok.shape[1] - self.stride)] = False
         b_idx, t_idx = np.nonzero(ok)
         if len(b_idx) == 0:
             return None
@@ -318,7 +326,9 @@ class _Training:
             )
             return sampled_softmax_loss(h, table, targets, negatives, self.log_q)
         if head.repeat:
-            scores = head.repeat_scores(hidden, inputs["item"], inputs["time_s"])  # [B, L, L]
+            scores = head.repeat_scores(
+                hidden, inputs["item"], inputs["action"], inputs["time_s"]
+            )  # [B, L, L]
             return full_softmax_loss(h, table, targets, inputs["item"][b_idx], scores[b_idx, t_idx])
         return full_softmax_loss(h, table, targets)
 

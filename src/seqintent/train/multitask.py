@@ -535,7 +535,9 @@ class _Trainer:
                     )
                     loss = sampled_softmax_loss(h, head.item_table, targets, negatives, self.log_q)
                 elif head.repeat:
-                    scores = head.repeat_scores(hidden, inputs["item"], inputs["time_s"])
+                    scores = head.repeat_scores(
+                        hidden, item=inputs["item"], action=inputs["action"], time_s=inputs["time_s"]
+                    )
                     loss = full_softmax_loss(
                         h, head.item_table, targets, inputs["item"][b_idx], scores[b_idx, t_idx]
                     )

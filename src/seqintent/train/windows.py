@@ -51,6 +51,7 @@ def plan_training(
     *,
     valid_fraction: float,
     seed: int,
+    actions: list[int] | None = None,
 ) -> TrainingPlan:
     """Cut training sequences into windows ``stride`` events apart and find validation targets.
 
@@ -59,11 +60,12 @@ def plan_training(
 
     Validation targets are the ``valid`` split's events; when the Dataset has none (a ``given``
     split with only train and test), the last training event of a seeded ``valid_fraction`` of
-    the users with at least 3 training events is held out instead.
+    the users with at least 3 training events is held out instead. ``actions`` (action indices)
+    restricts validation targets as training targets are restricted.
     """
     starts = tokens.offsets[:-1]
     ends = training_end(tokens)
-    valid = target_events(tokens, "valid")
+    valid = target_events(tokens, "valid", actions=actions)
     held_out = False
     if len(valid) == 0:
         rng = np.random.default_rng(seed)
@@ -71,6 +73,8 @@ def plan_training(
         chosen = np.sort(rng.choice(eligible, size=round(valid_fraction * len(eligible)), replace=False))
         valid = ends[chosen] - 1
         valid = valid[tokens.item[valid] > 0]
+        if actions is not None:
+            valid = valid[np.isin(tokens.action[valid], actions)]
         ends = ends.copy()
         ends[chosen] -= 1
         held_out = True

@@ -1,4 +1,8 @@
-"""Helpers for ingest tests: write a tiny log, ingest it, read the arrays back."""
+"""Helpers for ingest tests: write a tiny log, ingest it, read the arrays back.
+
+Helpers live in this module rather than a conftest.py: test folders are not packages, and two
+``conftest`` modules would clash on import.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from seqintent.data import Dataset
 from seqintent.ingest import ingest
@@ -49,12 +52,9 @@ class Run:
 
     def __call__(self, cfg: dict[str, Any], path: Path | str | None = None, **kwargs: Any) -> Dataset:
         self.n += 1
+        while (self.root / f"ds{self.n}").exists():  # hypothesis reuses the temporary folder
+            self.n += 1
         return ingest(path or self.root / "in", cfg, self.root / f"ds{self.n}", **kwargs)
-
-
-@pytest.fixture
-def run(tmp_path: Path) -> Run:
-    return Run(tmp_path)
 
 
 def arrays(ds: Dataset) -> dict[str, list[Any]]:

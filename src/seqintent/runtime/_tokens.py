@@ -1,0 +1,184 @@
+"""Online events → the token codes the exported graph reads, exactly as training built them.
+
+This mirrors :mod:`seqintent.models.features` (codes of each event) and
+:mod:`seqintent.models.batching` (truncation and the row-dependent time features) without
+importing them, because those modules load torch; ``tests/runtime`` checks that both give the same
+codes on whole Datasets. Events whose action the model never saw are left out (they would read as
+padding) and counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seqintent.data import Vocabulary
+from seqintent.runtime._folder import RuntimeConfig
+from seqintent.schema.columns import Columns, Vocabularies
+
+TOKEN_INPUTS = ("item", "action", "family", "category", "gap", "hour", "weekday", "dwell", "next_gap")
+TIME_INPUT = "time_s"
+
+
+def log_bucket(seconds: np.ndarray, n_buckets: int) -> np.ndarray:
+    """Log2 buckets as in training: 0 unknown (NaN or negative), 1 under a second, then ``2 + floor(log2 s)``.
+
+    >>> log_bucket(np.array([np.nan, 0.2, 1.0, 3.0, 3600.0]), 32).tolist()
+    [0, 1, 2, 3, 13]
+    """
+    s = np.asarray(seconds, dtype=np.float64)
+    out = np.zeros(s.shape, dtype=np.int64)
+    known = np.isfinite(s) & (s >= 0)
+    out[known & (s < 1.0)] = 1
+    big = known & (s >= 1.0)
+    out[big] = np.minimum(2 + np.floor(np.log2(s[big])).astype(np.int64), n_buckets - 1)
+    return out
+
+
+@dataclass(frozen=True)
+class EncodedHistory:
+    """One history as the graph reads it.
+
+    ``codes`` maps every graph input to an array [T] (T ≤ max_len, oldest first); ``events`` are
+    the events of those columns, in the same order; ``n_readable`` counts the history's events the
+    model can read, ``n_ignored`` those with an action it never saw, ``n_known_items`` the readable
+    events whose item it knows.
+    """
+
+    codes: dict[str, np.ndarray]
+    events: list[Mapping[str, Any]]
+    n_readable: int
+    n_ignored: int
+    n_known_items: int
+
+    @property
+    def length(self) -> int:
+        return len(self.events)
+
+
+class HistoryEncoder:
+    """Encode online events (canonical dicts, oldest first) for the exported graph.
+
+    Parameters
+    ----------
+    config:
+        The Runtime's config (token spec and truncation rule).
+    vocabs:
+        The Runtime's vocabularies.
+    """
+
+    def __init__(self, config: RuntimeConfig, vocabs: Mapping[str, Vocabulary]) -> None:
+        self.spec = config.tokens
+        self.truncation = config.truncation
+        self.items = vocabs[Vocabularies.ITEMS]
+        self.actions = vocabs[Vocabularies.ACTIONS]
+        self.categories = vocabs[Vocabularies.CATEGORIES]
+        self.zone = zoneinfo.ZoneInfo(self.spec.timezone)
+        important = set(self.truncation.important_families)
+        self.important_codes = {i + 1 for i, f in enumerate(self.spec.families) if f in important}
+
+    def readable(self, event: Mapping[str, Any]) -> bool:
+        """Whether the model can read the event (it knows its action)."""
+        return event.get(Columns.ACTION) in self.actions
+
+    def knows_item(self, event: Mapping[str, Any]) -> bool:
+        item = event.get(Columns.ITEM)
+        return item is not None and item in self.items
+
+    def encode(self, events: Sequence[Mapping[str, Any]], at_ms: int | None = None) -> EncodedHistory:
+        """Token codes of a history (sorted by time, oldest first) for a request at ``at_ms``.
+
+        ``at_ms`` (UTC epoch ms) is the moment being predicted for, the "time to next" of the
+        newest column; None leaves it unknown (as training does when no next event exists).
+        """
+        spec = self.spec
+        action_codes = [self.actions.index_of(e.get(Columns.ACTION, ""), 0) for e in events]
+        readable = [i for i, a in enumerate(action_codes) if a > 0]
+        n_ignored = len(events) - len(readable)
+        positions = self._truncate(len(readable), [spec.action_family[action_codes[i]] for i in readable])
+        kept = [readable[j] for j in positions]
+        rows = [events[i] for i in kept]
+        t = len(rows)
+        action = np.array([action_codes[i] for i in kept], dtype=np.int64)
+        item = np.array([self.items.index_of(r.get(Columns.ITEM) or "", 0) for r in rows], dtype=np.int64)
+        category = np.array(
+            [self.categories.index_of(r.get(Columns.CATEGORY) or "", 0) for r in rows], dtype=np.int64
+        )
+        category[category >= spec.n_categories] = 0
+        family = np.asarray(spec.action_family, dtype=np.int64)[action] if t else np.zeros(0, np.int64)
+        zeros = np.zeros(t, dtype=np.int64)
+        gap = hour = weekday = next_gap = zeros
+        time_rel = np.zeros(t, dtype=np.float32)
+        if spec.has_time and t:
+            ts_ms = np.array([r[Columns.TIME] for r in rows], dtype=np.int64)
+            ts_s = ts_ms / 1000.0
+            # the gap is to the previous readable event, kept or not; float32 as the Dataset stores it
+            previous = np.array(
+                [events[readable[j - 1]][Columns.TIME] if j else -1 for j in positions], dtype=np.int64
+            )
+            gap_s = np.where(previous >= 0, ((ts_ms - previous) / 1000.0).astype(np.float32), np.nan)
+            gap = log_bucket(gap_s, spec.gap_buckets)
+            local = [dt.datetime.fromtimestamp(s, tz=self.zone) for s in ts_s]
+            hour = np.array([d.hour + 1 for d in local], dtype=np.int64)
+            weekday = np.array([d.isoweekday() for d in local], dtype=np.int64)
+            following = np.append(ts_s[1:], np.nan if at_ms is None else at_ms / 1000.0)
+            next_gap = log_bucket(following - ts_s, spec.gap_buckets)
+            time_rel = (ts_s - ts_s[-1]).astype(np.float32)
+        dwell = zeros
+        if spec.has_dwell and t:
+            seconds = np.array([_float(r.get(Columns.DWELL)) for r in rows], dtype=np.float32)
+            dwell = log_bucket(seconds, spec.dwell_buckets)
+        codes = {
+            "item": item,
+            "action": action,
+            "family": family,
+            "category": category,
+            "gap": gap,
+            "hour": hour,
+            "weekday": weekday,
+            "dwell": dwell,
+            "next_gap": next_gap,
+            TIME_INPUT: time_rel,
+        }
+        known = sum(1 for i in readable if self.knows_item(events[i]))
+        return EncodedHistory(codes, rows, len(readable), n_ignored, known)
+
+    def _truncate(self, n: int, families: list[int]) -> list[int]:
+        """Positions among ``n`` readable events that the model reads (its truncation rule)."""
+        rule = self.truncation
+        if n <= rule.max_len:
+            return list(range(n))
+        first_recent = n - (rule.max_len - rule.important_slots)
+        if rule.rule != "importance" or rule.important_slots <= 0:
+            return list(range(n - rule.max_len, n))
+        # important older events first (newest first), then the newest of the rest fill free slots
+        older = range(first_recent - 1, -1, -1)
+        preferred = [j for j in older if families[j] in self.important_codes]
+        preferred += [j for j in older if families[j] not in self.important_codes]
+        return sorted(preferred[: rule.important_slots]) + list(range(first_recent, n))
+
+
+def pad_batch(histories: Sequence[EncodedHistory], inputs: Sequence[str]) -> dict[str, np.ndarray]:
+    """Left-pad encoded histories to one batch [B, T_max] for the graph's ``inputs`` (0 is padding)."""
+    width = max((h.length for h in histories), default=0) or 1
+    batch: dict[str, np.ndarray] = {}
+    for name in inputs:
+        dtype = np.float32 if name == TIME_INPUT else np.int64
+        out = np.zeros((len(histories), width), dtype=dtype)
+        for b, h in enumerate(histories):
+            if h.length:
+                out[b, width - h.length :] = h.codes[name]
+        batch[name] = out
+    return batch
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")

@@ -1,0 +1,315 @@
+"""Export a Model folder to a Runtime folder: ONNX graphs (fp32, optionally int8) plus vocabularies.
+
+The graph takes the network's token inputs (int64 [B, T], ``time_s`` float32 [B, T]; batch and
+length dynamic, left-padded with 0) and returns
+
+- ``next_item`` float32 [B, n_items]: the network's next-item logits (column 0 is ``-inf``);
+- ``explanation`` float32 [B, T]: attention roll-out (Abnar & Zuidema, ACL 2020) of the newest
+  column over the history, i.e. how much each event fed the state every head reads; rows sum to
+  1 over real events and are 0 on padding. Each layer's head-averaged attention ``P`` is mixed with
+  the residual path, ``0.5 P + 0.5 I``, and the layers are multiplied top-down.
+
+The roll-out reads each Transformer block's input with a forward pre-hook and recomputes its
+attention probabilities from the block's own ``norm1`` / ``qkv`` weights (the fused attention
+kernel does not return them), so the exported network itself is unchanged.
+
+Every export is checked: the fp32 graph must match PyTorch within ``tolerance`` on seeded inputs of
+several shapes (padding included); the int8 graph's distance and top-10 agreement are recorded.
+This module imports torch; the engine that serves the Runtime does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from seqintent._compat import require
+from seqintent.data import ArtifactWriter, write_json
+from seqintent.errors import ArtifactError
+from seqintent.models import INPUT_NAMES, NextItemModel, NextItemNetwork
+from seqintent.models.features import DWELL_BUCKETS, FAMILY_NAMES, GAP_BUCKETS, HOURS, WEEKDAYS
+from seqintent.runtime._folder import (
+    OUTPUT_EXPLANATION,
+    OUTPUT_NEXT_ITEM,
+    PRECISION_FILES,
+    RUNTIME_VOCABULARIES,
+    PrecisionInfo,
+    RuntimeConfig,
+    TokenSpec,
+    TruncationSpec,
+    runtime_path_for,
+)
+from seqintent.schema.columns import MANIFEST_KIND_RUNTIME, RUNTIME_FORMAT_VERSION, ModelFiles, RuntimeFiles
+
+DEFAULT_OPSET = 18
+DEFAULT_TOLERANCE = 1e-4
+CHECK_SHAPES = ((1, 1), (1, 7), (3, 12), (4, None))  # (batch, length); None: the model's max_len
+
+
+class ExplainedNetwork(nn.Module):
+    """The network plus the attention roll-out of its newest column (the exported graph).
+
+    Parameters
+    ----------
+    network:
+        A trained :class:`~seqintent.models.NextItemNetwork` (left unchanged; hooks only read).
+    """
+
+    def __init__(self, network: NextItemNetwork) -> None:
+        super().__init__()
+        self.network = network
+        self._block_inputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for block in network.encoder.blocks:
+            block.register_forward_pre_hook(self._keep_input)
+
+    def _keep_input(self, _module: nn.Module, args: tuple[torch.Tensor, torch.Tensor]) -> None:
+        self._block_inputs.append((args[0], args[1]))
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self._block_inputs = []
+        logits = self.network(*inputs)
+        action = inputs[INPUT_NAMES.index("action")]
+        weights = attention_rollout(list(self.network.encoder.blocks), self._block_inputs, action)
+        self._block_inputs = []
+        return logits, weights
+
+
+def attention_rollout(
+    blocks: list[nn.Module], block_inputs: list[tuple[torch.Tensor, torch.Tensor]], action: torch.Tensor
+) -> torch.Tensor:
+    """Roll-out weights [B, T] of the newest column over all columns (rows sum to 1 over real events).
+
+    ``block_inputs`` holds each block's ``(x [B, T, H], mask)`` as the block received them; the mask
+    is bool [B, 1, T, T] (True: may attend) or an additive float bias [B, heads, T, T].
+    """
+    x0 = block_inputs[0][0]
+    b, t, _ = x0.shape
+    cols = torch.arange(t, device=x0.device)
+    eye = (cols[None, :] == cols[:, None]).to(x0.dtype)  # comparisons export to every runtime
+    r = (cols == t - 1).to(x0.dtype)[None].expand(b, t)  # [B, T] one-hot on the newest column
+    for block, (x, mask) in zip(blocks[::-1], block_inputs[::-1], strict=True):
+        h = x.shape[-1]
+        heads = block.heads
+        q, k, _ = block.qkv(block.norm1(x)).view(b, t, 3, heads, h // heads).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(h // heads)  # [B, heads, T, T]
+        # a bool mask says who may attend; a float one is the additive time bias, -inf where masked
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+        mixed = 0.5 * F.softmax(scores, dim=-1).mean(dim=1) + 0.5 * eye  # [B, T, T]
+        r = (r[:, None, :] @ mixed)[:, 0]  # [B, T]
+    r = r * (action > 0).to(r.dtype)
+    return r / r.sum(dim=1, keepdim=True).clamp(min=1e-12)
+
+
+def check_inputs(model: NextItemModel, batch: int, length: int, seed: int) -> dict[str, torch.Tensor]:
+    """Seeded token inputs within the model's table sizes, the first row left-padded when it can be."""
+    spec, g = model.spec, torch.Generator().manual_seed(seed)
+    action = torch.randint(1, max(spec.n_actions, 2), (batch, length), generator=g)
+    family_table = torch.tensor(spec.action_family, dtype=torch.int64)
+    x = {
+        "item": torch.randint(0, spec.n_items, (batch, length), generator=g),
+        "action": action,
+        "family": family_table[action],
+        "category": torch.randint(0, max(spec.n_categories, 1), (batch, length), generator=g),
+        "gap": torch.randint(0, GAP_BUCKETS, (batch, length), generator=g),
+        "hour": torch.randint(0, HOURS, (batch, length), generator=g),
+        "weekday": torch.randint(0, WEEKDAYS, (batch, length), generator=g),
+        "dwell": torch.randint(0, DWELL_BUCKETS, (batch, length), generator=g),
+        "next_gap": torch.randint(0, GAP_BUCKETS, (batch, length), generator=g),
+        "time_s": -torch.sort(torch.rand(batch, length, generator=g) * 1e5, dim=1, descending=True).values,
+    }
+    x["time_s"][:, -1] = 0.0
+    if length > 2:  # left padding in the first row
+        pad = length // 3
+        for name in INPUT_NAMES:
+            x[name][0, :pad] = 0
+    return {n: x[n] for n in INPUT_NAMES}
+
+
+def export_runtime(
+    model: str | Path,
+    out: str | Path | None = None,
+    *,
+    int8: bool = False,
+    overwrite: bool = False,
+    opset: int = DEFAULT_OPSET,
+    tolerance: float = DEFAULT_TOLERANCE,
+    seed: int = 0,
+) -> Path:
+    """Write the Runtime folder of a Model folder.
+
+    Parameters
+    ----------
+    model:
+        The Model folder (``seqintent train`` output).
+    out:
+        The Runtime folder to write; default the sibling ``MODEL.runtime/``.
+    int8:
+        Also write the int8 dynamic quantization of the graph (weights int8, activations quantized
+        on the fly).
+    overwrite:
+        Replace an existing Runtime folder.
+    opset:
+        ONNX opset.
+    tolerance:
+        Largest allowed |ONNX fp32 - PyTorch| over next-item logits in the export check.
+    seed:
+        Seeds the check inputs.
+
+    Returns
+    -------
+    Path
+        The Runtime folder.
+
+    Raises
+    ------
+    ArtifactError
+        If the Model folder is invalid, the output exists (without ``overwrite``), or the fp32 graph
+        differs from PyTorch by more than ``tolerance``.
+    """
+    ort = require("onnxruntime", "exporting a runtime")
+    require("onnx", "exporting a runtime")
+    model_path = Path(model)
+    loaded = NextItemModel.from_pretrained(model_path)
+    out_path = runtime_path_for(model_path) if out is None else Path(out)
+    graph = ExplainedNetwork(loaded.network.eval()).eval()
+    max_len = loaded.config.model.max_len
+    example = check_inputs(loaded, 2, min(max_len, 8), seed)
+    with ArtifactWriter(
+        out_path, kind=MANIFEST_KIND_RUNTIME, format_version=RUNTIME_FORMAT_VERSION, overwrite=overwrite
+    ) as w:
+        fp32 = w.path / RuntimeFiles.ONNX_FP32
+        with torch.no_grad(), warnings.catch_warnings():
+            # shapes read in Python (view sizes, sqrt of the head width) are constants or traced
+            # symbolically; the export check below runs other shapes to prove it
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            # the TorchScript exporter is the one that keeps batch and length dynamic without onnxscript
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            torch.onnx.export(
+                graph,
+                tuple(example[n] for n in INPUT_NAMES),
+                str(fp32),
+                input_names=list(INPUT_NAMES),
+                output_names=[OUTPUT_NEXT_ITEM, OUTPUT_EXPLANATION],
+                dynamic_axes={n: {0: "batch", 1: "length"} for n in INPUT_NAMES}
+                | {OUTPUT_NEXT_ITEM: {0: "batch"}, OUTPUT_EXPLANATION: {0: "batch", 1: "length"}},
+                opset_version=opset,
+                dynamo=False,
+            )
+        session = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+        used = [i.name for i in session.get_inputs()]  # inputs the config does not use are pruned
+        precisions = {"fp32": _check(session, graph, loaded, used, max_len, seed, tolerance, strict=True)}
+        if int8:
+            precisions["int8"] = _quantize(
+                ort, fp32, w.path / RuntimeFiles.ONNX_INT8, graph, loaded, used, seed
+            )
+        (w.path / RuntimeFiles.VOCAB).mkdir()
+        for name in RUNTIME_VOCABULARIES:
+            shutil.copy2(model_path / ModelFiles.VOCAB / f"{name}.parquet", w.path / RuntimeFiles.VOCAB)
+        config = _runtime_config(loaded, used, opset, precisions)
+        write_json(w.path / RuntimeFiles.CONFIG, config.model_dump(mode="json"))
+        return w.commit({"model": str(model_path.resolve()), "dataset": loaded.dataset_manifest.get("name")})
+
+
+def _runtime_config(
+    model: NextItemModel, used: list[str], opset: int, precisions: dict[str, PrecisionInfo]
+) -> RuntimeConfig:
+    spec, cfg = model.spec, model.config.model
+    return RuntimeConfig(
+        tokens=TokenSpec(
+            **spec.model_dump(),
+            gap_buckets=GAP_BUCKETS,
+            dwell_buckets=DWELL_BUCKETS,
+            families=list(FAMILY_NAMES),
+        ),
+        truncation=TruncationSpec(
+            max_len=cfg.max_len,
+            rule=cfg.truncation,
+            important_families=cfg.important_families,
+            important_slots=cfg.important_slots,
+        ),
+        inputs=used,
+        outputs=[OUTPUT_NEXT_ITEM, OUTPUT_EXPLANATION],
+        opset=opset,
+        precisions=precisions,
+        heads=["next_item"],
+        model={
+            "name": model.dataset_manifest.get("name"),
+            "config": model.config.to_dict(),
+            "metrics": {k: v for k, v in model.metrics.items() if k != "history"},
+        },
+    )
+
+
+def _compare(
+    session: Any, graph: ExplainedNetwork, model: NextItemModel, used: list[str], max_len: int, seed: int
+) -> tuple[float, float, float]:
+    """Max |ONNX - PyTorch| of logits and of explanations, and top-10 agreement, over the check shapes."""
+    diff = explain_diff = 0.0
+    agree, total = 0, 0
+    for i, (batch, length) in enumerate(CHECK_SHAPES):
+        x = check_inputs(model, batch, length or max_len, seed + 1 + i)
+        with torch.no_grad():
+            want_logits, want_weights = (t.numpy() for t in graph(*(x[n] for n in INPUT_NAMES)))
+        got_logits, got_weights = session.run(None, {n: x[n].numpy() for n in used})
+        finite = np.isfinite(want_logits)
+        if not np.array_equal(finite, np.isfinite(got_logits)):
+            return math.inf, math.inf, 0.0
+        diff = max(diff, float(np.abs(got_logits[finite] - want_logits[finite]).max()))
+        explain_diff = max(explain_diff, float(np.abs(got_weights - want_weights).max()))
+        k = min(10, want_logits.shape[1] - 1)
+        for g_row, w_row in zip(got_logits, want_logits, strict=True):
+            agree += len(set(np.argsort(-g_row)[:k]) & set(np.argsort(-w_row)[:k]))
+            total += k
+    return diff, explain_diff, agree / max(total, 1)
+
+
+def _check(
+    session: Any,
+    graph: ExplainedNetwork,
+    model: NextItemModel,
+    used: list[str],
+    max_len: int,
+    seed: int,
+    tolerance: float,
+    *,
+    strict: bool,
+) -> PrecisionInfo:
+    diff, explain_diff, agreement = _compare(session, graph, model, used, max_len, seed)
+    if strict and max(diff, explain_diff) > tolerance:
+        raise ArtifactError(
+            f"the exported graph differs from PyTorch by {max(diff, explain_diff):.3g} "
+            f"(tolerance {tolerance:g})",
+            fix="report this with the Model folder; a newer onnxruntime or another --opset may help",
+        )
+    return PrecisionInfo(file=PRECISION_FILES["fp32"], max_abs_diff=diff, top10_agreement=agreement)
+
+
+def _quantize(
+    ort: Any,
+    fp32: Path,
+    int8: Path,
+    graph: ExplainedNetwork,
+    model: NextItemModel,
+    used: list[str],
+    seed: int,
+) -> PrecisionInfo:
+    quantization = require("onnxruntime.quantization", "int8 quantization")
+    quiet = logging.getLogger()
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # it logs a pre-processing hint meant for image models
+    try:
+        quantization.quantize_dynamic(str(fp32), str(int8), weight_type=quantization.QuantType.QInt8)
+    finally:
+        quiet.setLevel(level)
+    session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    diff, _, agreement = _compare(session, graph, model, used, model.config.model.max_len, seed)
+    return PrecisionInfo(file=PRECISION_FILES["int8"], max_abs_diff=diff, top10_agreement=agreement)

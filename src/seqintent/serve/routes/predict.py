@@ -1,0 +1,36 @@
+"""``POST /v1/predict``: the answer for a history given in the request (nothing is stored)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from seqintent.runtime import PredictResult
+from seqintent.serve.deps import ServiceDep, authorize, body_doc, invalid, json_body
+from seqintent.serve.schemas import PredictIn
+from seqintent.serve.service import AnswerParams
+
+router = APIRouter(tags=["predict"])
+
+
+@router.post(
+    "/v1/predict",
+    response_model=PredictResult,
+    response_model_exclude_none=True,
+    dependencies=[Depends(authorize("read"))],
+    openapi_extra=body_doc(PredictIn),
+)
+def predict(body: Annotated[PredictIn, Depends(json_body(PredictIn))], service: ServiceDep) -> PredictResult:
+    """Next items, intents and why, for the history in the body (sorted by time here)."""
+    settings = service.settings
+    k = settings.default_k if body.k is None else body.k
+    if k > settings.max_k:
+        raise invalid("body", "k", f"must be between 1 and {settings.max_k}", k)
+    if len(body.events) > settings.max_events_per_user:
+        raise invalid(
+            "body", "events", f"at most {settings.max_events_per_user} events (got {len(body.events)})"
+        )
+    events = [e.online(e.user_id or "") for e in body.events]
+    params = AnswerParams(k=k, at_ms=body.at, exclude_seen=body.exclude_seen)
+    return service.predict(events, params, explain=body.explain)

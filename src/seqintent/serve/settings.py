@@ -1,0 +1,47 @@
+"""Service settings: one pydantic config, built by the CLI (or a test) and handed to the app factory.
+
+>>> s = ServeSettings(store="sqlite:///events.db", cache_ttl_s=60)
+>>> s.max_events_per_user, s.cache_ttl_s, s.precision
+(500, 60.0, 'fp32')
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ServeSettings(BaseModel):
+    """Everything the service can be told (``seqintent serve`` flags map onto these fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store: str = Field(
+        "sqlite:///seqintent-events.db", description="event store URL: sqlite:///FILE or redis://HOST:PORT/DB"
+    )
+    max_events_per_user: int = Field(500, ge=1, description="events kept per user in the store (the newest)")
+    max_events_per_request: int = Field(1000, ge=1, description="events one POST /v1/events may carry")
+    precision: Literal["fp32", "int8"] = Field("fp32", description="which exported graph to run")
+    threads: int = Field(1, ge=1, description="ONNX Runtime intra-op threads")
+    max_batch: int = Field(32, ge=1, description="micro-batching: most histories per model call")
+    max_wait_ms: float = Field(
+        1.0, ge=0, description="micro-batching: how long a request may wait for others to share its call"
+    )
+    default_k: int = Field(10, ge=1, description="items returned when a request gives no k")
+    max_k: int = Field(100, ge=1, description="largest k a request may ask for")
+    explain_events: int = Field(5, ge=1, description="events listed in an explanation")
+    cache_ttl_s: float = Field(1800.0, ge=0, description="result cache time to live, seconds (0: no cache)")
+    cache_max_users: int = Field(
+        100_000, ge=1, description="users whose answers the cache holds (least recent go)"
+    )
+    tiered: bool = Field(
+        True,
+        description="answer from cache or popularity when nothing new can change the answer "
+        "(no new engaging event, or no history to infer from); false: every new event invalidates",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
+    log_requests: bool = Field(True, description="one structured log line per request")
+    public_metrics: bool = Field(
+        True, description="serve /metrics without an API key (for Prometheus scrapes)"
+    )

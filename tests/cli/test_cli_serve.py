@@ -1,0 +1,139 @@
+"""``seqintent export`` / ``keys`` / ``serve``: run each command, check its effect via the API and HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from seqintent.cli import main
+from seqintent.runtime import Runtime
+from seqintent.serve import KeyRing
+
+pytest.importorskip("onnxruntime")
+httpx = pytest.importorskip("httpx")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from runtime_builders import exported_model
+
+    return exported_model("plain", tmp_path_factory.mktemp)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", [["export"], ["serve"], ["keys"], ["keys", "add"], ["keys", "list"]])
+def test_every_command_has_help_with_an_example(command):
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output or command == ["keys"]
+    assert len(result.output.splitlines()) > 3
+
+
+def test_keys_add_prints_the_key_once_and_list_never_does(tmp_path):
+    path = tmp_path / "keys.json"
+    result = CliRunner().invoke(main, ["keys", "add", str(path), "--scopes", "read,write", "--name", "ci"])
+    assert result.exit_code == 0
+    key = result.stdout.strip()
+    assert KeyRing.from_file(path).scopes_of(key) == {"read", "write"}
+    listed = CliRunner().invoke(main, ["keys", "list", str(path), "--json"])
+    entry = json.loads(listed.stdout)["keys"][0]
+    assert entry["name"] == "ci" and entry["scopes"] == ["read", "write"]
+    assert key not in listed.stdout
+    bad = CliRunner().invoke(main, ["keys", "add", str(path), "--scopes", "raed"])
+    assert bad.exit_code == 2
+    assert "error: scopes: unknown scope (got 'raed')" in bad.stderr
+
+
+def test_export_writes_a_checked_runtime(exported, tmp_path):
+    out = tmp_path / "rt"
+    result = CliRunner().invoke(main, ["export", str(exported.model), "-o", str(out), "--int8", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["runtime"] == str(out)
+    assert body["precisions"]["fp32"]["max_abs_diff"] < 1e-4
+    assert sorted(Runtime.load(out).config.precisions) == ["fp32", "int8"]
+    again = CliRunner().invoke(main, ["export", str(exported.model), "-o", str(out)])
+    assert again.exit_code == 2 and "pass --overwrite" in again.stderr
+
+
+def test_serve_refuses_to_start_without_keys(exported, tmp_path):
+    result = CliRunner().invoke(
+        main, ["serve", str(exported.runtime), "--store", f"sqlite:///{tmp_path}/e.db"]
+    )
+    assert result.exit_code == 2
+    assert "error: keys: no API keys" in result.stderr
+    bad = CliRunner().invoke(main, ["serve", str(exported.runtime), "--no-auth", "--max-events", "0"])
+    assert bad.exit_code == 2 and "max_events_per_user" in bad.stderr
+
+
+def test_serve_over_loopback_with_file_and_environment_keys(exported, tmp_path):
+    keyfile = tmp_path / "keys.json"
+    reader = CliRunner().invoke(main, ["keys", "add", str(keyfile), "--scopes", "read"]).stdout.strip()
+    port = free_port()
+    env = {**os.environ, "SEQINTENT_API_KEYS": "local-writer", "PYTHONPATH": os.pathsep.join(sys.path)}
+    store = tmp_path / "events.db"
+    command = [sys.executable, "-c", "from seqintent.cli import main; main()"]
+    command += ["serve", str(exported.model), "--port", str(port)]
+    command += ["--keys", str(keyfile), "--store", f"sqlite:///{store}", "--max-wait-ms", "50"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        events = [e for e in exported.events if e["user_id"] in {f"u{i}" for i in range(16)}]
+        write, read = {"Authorization": "Bearer local-writer"}, {"Authorization": f"Bearer {reader}"}
+        r = httpx.post(f"{base}/v1/events", json={"events": events}, headers=write)
+        assert r.json()["accepted"] == len(events)
+        assert httpx.post(f"{base}/v1/events", json={"events": events}, headers=read).status_code == 403
+        assert httpx.get(f"{base}/v1/users/u1/intent").status_code == 401
+        answers: dict[int, dict] = {}
+
+        def ask(i: int) -> None:
+            answers[i] = httpx.get(
+                f"{base}/v1/users/u{i}/intent?at=1713000000000", headers=read, timeout=30
+            ).json()
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(answers) == list(range(16))
+        assert all(a["source"] == "model" and len(a["next_items"]) == 10 for a in answers.values())
+        metrics = httpx.get(f"{base}/metrics").text
+        calls = float(metrics.split("seqintent_model_batch_size_count ")[1].split()[0])
+        assert calls < 16  # concurrent requests shared model calls
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    logs = [json.loads(line) for line in proc.stderr.read().splitlines() if line.startswith("{")]
+    assert {"started", "stopped"} <= {x["msg"] for x in logs}
+    assert any(x.get("route") == "/v1/users/{user_id}/intent" and x.get("status") == 200 for x in logs)
+    from seqintent.serve import open_store
+
+    reopened = open_store(f"sqlite:///{store}")
+    assert reopened.stats().events == len(events)
+    reopened.close()
