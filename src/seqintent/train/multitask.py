@@ -51,7 +51,7 @@ from seqintent.models.intents import IntentState
 from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_events
 from seqintent.models.network import NextItemNetwork
 from seqintent.schema.columns import Splits, Vocabularies
-from seqintent.train.calibration import fit_calibration
+from seqintent.train.calibration import cross_fitted_probabilities, fit_calibration
 from seqintent.train.labels import CutLabels, CutPlan, compute_labels, default_labels, plan_cuts
 from seqintent.train.loop import keep_freed_memory
 from seqintent.train.objectives import full_softmax_loss, sampled_softmax_loss, sampling_distribution
@@ -628,20 +628,20 @@ class _Trainer:
         for spec in data.specs:
             y = data.labels.values[spec.name][cuts]
             known = data.labels.known(spec.name)[cuts]
+            seed = self.config.train.seed
             if spec.is_class:
                 z = (action if spec.kind == "next_action" else family)[known]
                 yk = y[known].astype(np.int64)
-                params = fit_calibration(
-                    z, yk, "temperature" if self.config.calibration != "none" else "none"
-                )
-                before = class_metrics(yk, calibrated_probabilities(z, None))
-                after = class_metrics(yk, calibrated_probabilities(z, params))
+                method = "temperature" if self.config.calibration != "none" else "none"
+                metric = class_metrics
             else:
                 z = binary[known, data.binary_specs.index(spec)]
                 yk = y[known].astype(np.float64)
-                params = fit_calibration(z, yk, self.config.calibration, seed=self.config.train.seed)
-                before = binary_metrics(yk, calibrated_probabilities(z, None))
-                after = binary_metrics(yk, calibrated_probabilities(z, params))
+                method, metric = self.config.calibration, binary_metrics
+            params = fit_calibration(z, yk, method, seed=seed)
+            before = metric(yk, calibrated_probabilities(z, None))
+            # "after" from maps fitted on the other half of the validation cuts: an honest figure
+            after = metric(yk, cross_fitted_probabilities(z, yk, params["method"], seed=seed))
             calibration[spec.name] = params
             report[spec.name] = {
                 "method": params["method"],
