@@ -182,6 +182,10 @@ def test_bad_histories_are_named(research, tmp_path):
         model, events=[{"user_id": "a", "ts": 1, "action": "like"}, {"user_id": "a", "ts": 2, "action": "pv"}]
     )
     assert result[0]["skipped"] == {"unknown_action": 1} and result[0]["n_events"] == 1
+    # nothing left at all: a cold start answered from popularity
+    empty = predict(model, events=[{"user_id": "b", "ts": 1, "action": "like"}])[0]
+    assert empty["n_events"] == 0 and empty["cold_start"] and len(empty["next_items"]) == 10
+    assert empty["explanation"]["buy_40h"] == {"events": [], "other": 0.0}
 
 
 def test_interest_shares_by_hand():

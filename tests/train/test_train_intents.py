@@ -98,3 +98,26 @@ def test_evaluate_reports_every_label_beside_the_baselines(research):
     assert {"AUC", "PR_AUC", "ECE", "log_loss"} <= set(entry["logreg"])
     assert entry["examples"] > 50
     assert entry["model"]["AUC"] > 0.8
+
+
+def test_train_model_trains_jointly_or_keeps_a_next_item_model_without_labels(tmp_path):
+    from seqintent.models import NextItemConfig
+    from seqintent.train.pipeline import train_model
+    from tests.dataset_builders import walk_dataset
+    from tests.intent_builders import research_log
+
+    ds, _ = research_log(tmp_path / "data", users=40, sessions=6)
+    tiny = NextItemConfig.load({"model": {"hidden": 16, "max_len": 8}, "train": {"epochs": 1, "threads": 1}})
+    intents = {
+        "labels": [{"name": "buy_40h", "kind": "within", "actions": ["buy"], "horizon": "40h"}],
+        "protocol": {"test_window": "5d"},
+        "train": {"mode": "joint", "epochs": 1, "threads": 1},
+    }
+    joint = train_model(ds, tiny, intents)
+    assert [p["phase"] for p in joint.intents.metrics["phases"]] == ["joint"]
+    assert "best_epoch" not in joint.metrics  # no separate next-item run
+    # views only, minutes apart: no default label fits, so the next-item model is kept and says why
+    walk = walk_dataset(tmp_path / "walk", users=30, length=6)
+    kept = train_model(walk, tiny)
+    assert kept.intents is None
+    assert kept.metrics["intents"]["skipped"].startswith("the Dataset supports none of the intent labels")

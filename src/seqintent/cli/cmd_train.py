@@ -62,8 +62,7 @@ def train_command(
     """
     from seqintent.data import Dataset
     from seqintent.models import NextItemConfig
-    from seqintent.train import train_next_item
-    from seqintent.train.multitask import train_intents_if_supported
+    from seqintent.train.pipeline import train_model
 
     intents_data = None
     data = NextItemConfig().to_dict()
@@ -80,30 +79,31 @@ def train_command(
         if value is not None:
             data[section][key] = value
     config = NextItemConfig.load(data)
-    ds = Dataset.load(dataset)
-    model = train_next_item(
-        ds,
+    model = train_model(
+        Dataset.load(dataset),
         config,
+        intents_data,
+        with_intents=not no_intents,
         out=out,
         overwrite=overwrite,
         resume=resume,
         progress=not quiet and not as_json,
         tensorboard=tensorboard,
+        config_file=config_file,
     )
-    if not no_intents:
-        model = train_intents_if_supported(
-            ds, model, intents_data, out=out, progress=not quiet and not as_json, file=config_file
-        )
     m = model.metrics
     if as_json:
         print_json({"model": str(out), **{k: v for k, v in m.items() if k != "history"}})
         return
     best = m.get("best_valid") or {}
-    click.echo(
-        f"saved {out}  best epoch {m['best_epoch']}/{m['epochs_run']} ({m['stopped_by']})  "
-        + "  ".join(f"valid {k} {v:.4f}" for k, v in best.items() if k.endswith("@10"))
-        + f"  {m['train_seconds_per_epoch']:.1f} s/epoch, {m['seconds_to_best']:.0f} s to best"
-    )
+    if "best_epoch" in m:  # a joint intent run has no separate next-item training
+        click.echo(
+            f"saved {out}  best epoch {m['best_epoch']}/{m['epochs_run']} ({m['stopped_by']})  "
+            + "  ".join(f"valid {k} {v:.4f}" for k, v in best.items() if k.endswith("@10"))
+            + f"  {m['train_seconds_per_epoch']:.1f} s/epoch, {m['seconds_to_best']:.0f} s to best"
+        )
+    else:
+        click.echo(f"saved {out}")
     intents = m.get("intents") or {}
     if intents.get("labels"):
         click.echo(f"intent heads: {', '.join(intents['labels'])} ({intents['mode']})")

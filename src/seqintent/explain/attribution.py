@@ -97,7 +97,13 @@ class AnswerFunction:
             hidden = encoder(**inputs)
             head = self.net.network.next_item
             repeat = (
-                head.repeat_scores(hidden, inputs["item"], inputs["action"], inputs["time_s"], last_only=True)[:, 0]
+                head.repeat_scores(
+                    hidden,
+                    item=inputs["item"],
+                    action=inputs["action"],
+                    time_s=inputs["time_s"],
+                    last_only=True,
+                )[:, 0]
                 if head.repeat
                 else None
             )

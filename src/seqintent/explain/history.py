@@ -231,7 +231,7 @@ def _tokens(
         seconds[1:] = np.diff(time_s)
         seconds[offsets[:-1][np.diff(offsets) > 0]] = np.nan  # a user's first event has no gap
         gap = log_bucket(seconds, GAP_BUCKETS)
-    return EventTokens(
+    tokens = EventTokens(
         offsets=offsets,
         item=item,
         action=action,
@@ -244,6 +244,11 @@ def _tokens(
         time_s=time_s,
         split=np.full(n, Splits.TEST, np.int8),
     )
+    if n == 0:  # every history is empty: one padding event that no history holds, so batches can be built
+        for name in ("item", "action", "family", "category", "gap", "hour", "weekday", "dwell"):
+            setattr(tokens, name, np.zeros(1, np.int64))
+        tokens.time_s, tokens.split = np.zeros(1), np.full(1, Splits.TEST, np.int8)
+    return tokens
 
 
 def histories_from_dataset(model: NextItemModel, dataset: Dataset, user_ids: list[str]) -> Histories:

@@ -101,7 +101,11 @@ class IntentNetwork(nn.Module):
         encoder = self.network.encoder
         hidden = encoder(item, action, family, category, gap, hour, weekday, dwell, next_gap, time_s)
         head = self.network.next_item
-        repeat = head.repeat_scores(hidden, item, action, time_s, last_only=True)[:, 0] if head.repeat else None
+        repeat = (
+            head.repeat_scores(hidden, item=item, action=action, time_s=time_s, last_only=True)[:, 0]
+            if head.repeat
+            else None
+        )
         next_item = head(hidden[:, -1], item, repeat)
         if self.separate_pass:
             blind = torch.zeros_like(next_gap)

@@ -158,7 +158,12 @@ class IntentTrainConfig(_Strict):
         description="finetune: start from the next-item encoder and train all; heads: freeze the encoder; "
         "joint: train encoder and heads from scratch on next item and intents together",
     )
-    epochs: int = Field(30, ge=1, description="upper bound on epochs")
+    epochs: int = Field(30, ge=1, description="upper bound on epochs (of each phase)")
+    pretrain_epochs: int | None = Field(
+        None,
+        ge=1,
+        description="upper bound on next-item pre-training epochs, when this loop pre-trains (null: epochs)",
+    )
     batch_size: int = Field(64, ge=1, description="windows per step")
     lr: float = Field(1e-3, gt=0, description="AdamW learning rate of the heads")
     encoder_lr: float = Field(3e-4, gt=0, description="learning rate of the encoder when fine-tuned")

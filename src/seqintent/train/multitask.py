@@ -51,10 +51,10 @@ from seqintent.models.intents import IntentState
 from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_events
 from seqintent.models.network import NextItemNetwork
 from seqintent.schema.columns import Splits, Vocabularies
-from seqintent.train.calibration import fit_calibration
+from seqintent.train.calibration import cross_fitted_probabilities, fit_calibration
 from seqintent.train.labels import CutLabels, CutPlan, compute_labels, default_labels, plan_cuts
 from seqintent.train.loop import keep_freed_memory
-from seqintent.train.objectives import full_softmax_loss
+from seqintent.train.objectives import full_softmax_loss, sampled_softmax_loss, sampling_distribution
 from seqintent.train.profile import build_profile, choose_kappa
 
 VALID_MAX_CUTS = 20000
@@ -117,6 +117,13 @@ def prepare_intents(
     """
     tokens = EventTokens.from_dataset(dataset, spec)
     specs = config.labels if config.labels is not None else default_labels(dataset)
+    if not specs:
+        raise DataError(
+            "the Dataset supports none of the intent labels: no default label fits this log "
+            "(a label needs several actions, or timestamps spanning three times its horizon)",
+            file=str(dataset.path),
+            fix="name labels the log can answer under intents.labels, or train without intents",
+        )
     horizons = [s.horizon_s for s in specs if s.horizon_s is not None]
     if any(s.horizon == "session" for s in specs):
         horizons.append(2 * dataset.config.sessions.gap_s)
@@ -266,6 +273,17 @@ class _Trainer:
         )
         self.net = IntentNetwork(self.network, self.heads)
         self.important = important_events(data.tokens, mcfg)
+        # sampled softmax for large catalogues, as the next-item loop (its train.loss / negatives)
+        self.q = self.log_q = None
+        self.generator = torch.Generator().manual_seed(tcfg.seed)
+        if next_item_config.train.loss == "sampled_softmax":
+            if mcfg.repeat_head:
+                raise ConfigError(
+                    "the repeat head needs the full softmax", key="train.loss", fix="set train.loss: softmax"
+                )
+            counts = np.bincount(data.tokens.item[data.next_item_target], minlength=spec.n_items)
+            self.q = sampling_distribution(torch.from_numpy(counts))
+            self.log_q = torch.log(self.q.clamp(min=1e-30))
         self.stride = max(
             1,
             min(
@@ -326,6 +344,7 @@ class _Trainer:
         self, name: str, *, intent_weight: float, next_item_weight: float, train_encoder: bool
     ) -> None:
         tcfg = self.config.train
+        epochs = tcfg.pretrain_epochs if name == "pretrain" and tcfg.pretrain_epochs else tcfg.epochs
         for p in self.network.parameters():
             p.requires_grad_(train_encoder)
         groups = [{"params": list(self.heads.parameters()), "lr": tcfg.lr}]
@@ -341,9 +360,9 @@ class _Trainer:
         best_state = None
         history = []
         t_start = time.perf_counter()
-        bar = tqdm(total=tcfg.epochs, desc=name, unit="epoch", disable=not self.progress, file=sys.stderr)
+        bar = tqdm(total=epochs, desc=name, unit="epoch", disable=not self.progress, file=sys.stderr)
         stopped_by = "epochs"
-        for epoch in range(1, tcfg.epochs + 1):
+        for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             self.network.train(train_encoder)
             self.heads.train()
@@ -486,15 +505,15 @@ class _Trainer:
         )
         inputs = gather_tokens(tok, rows, next_time if self.spec.has_time else None)
         total = None
+        shared = None  # without time both passes are the same: run the encoder once
         if intent_weight > 0:
             ib, it = np.nonzero(trained & self.train_cut[safe])
             if len(ib):
                 if train_encoder:
-                    hidden = (
-                        self.net.intent_hidden(inputs)
-                        if self.net.separate_pass
-                        else self.network.encoder(**inputs)
-                    )
+                    if self.net.separate_pass:
+                        hidden = self.net.intent_hidden(inputs)
+                    else:
+                        hidden = shared = self.network.encoder(**inputs)
                 else:
                     with torch.no_grad():
                         hidden = self.net.intent_hidden(inputs)
@@ -505,13 +524,20 @@ class _Trainer:
         if next_item_weight > 0:
             nb, nt = np.nonzero(has_next & data.next_item_target[nxt])
             if len(nb):
-                hidden = self.network.encoder(**inputs)
+                hidden = shared if shared is not None else self.network.encoder(**inputs)
                 b_idx, t_idx = torch.from_numpy(nb), torch.from_numpy(nt)
                 targets = torch.from_numpy(tok.item[rows[nb, nt] + 1])
                 head = self.network.next_item
                 h = hidden[b_idx, t_idx]
-                if head.repeat:
-                    scores = head.repeat_scores(hidden, inputs["item"], inputs["action"], inputs["time_s"])
+                if self.log_q is not None:
+                    negatives = torch.multinomial(
+                        self.q, self.ni_config.train.negatives, replacement=True, generator=self.generator
+                    )
+                    loss = sampled_softmax_loss(h, head.item_table, targets, negatives, self.log_q)
+                elif head.repeat:
+                    scores = head.repeat_scores(
+                        hidden, item=inputs["item"], action=inputs["action"], time_s=inputs["time_s"]
+                    )
                     loss = full_softmax_loss(
                         h, head.item_table, targets, inputs["item"][b_idx], scores[b_idx, t_idx]
                     )
@@ -602,20 +628,20 @@ class _Trainer:
         for spec in data.specs:
             y = data.labels.values[spec.name][cuts]
             known = data.labels.known(spec.name)[cuts]
+            seed = self.config.train.seed
             if spec.is_class:
                 z = (action if spec.kind == "next_action" else family)[known]
                 yk = y[known].astype(np.int64)
-                params = fit_calibration(
-                    z, yk, "temperature" if self.config.calibration != "none" else "none"
-                )
-                before = class_metrics(yk, calibrated_probabilities(z, None))
-                after = class_metrics(yk, calibrated_probabilities(z, params))
+                method = "temperature" if self.config.calibration != "none" else "none"
+                metric = class_metrics
             else:
                 z = binary[known, data.binary_specs.index(spec)]
                 yk = y[known].astype(np.float64)
-                params = fit_calibration(z, yk, self.config.calibration, seed=self.config.train.seed)
-                before = binary_metrics(yk, calibrated_probabilities(z, None))
-                after = binary_metrics(yk, calibrated_probabilities(z, params))
+                method, metric = self.config.calibration, binary_metrics
+            params = fit_calibration(z, yk, method, seed=seed)
+            before = metric(yk, calibrated_probabilities(z, None))
+            # "after" from maps fitted on the other half of the validation cuts: an honest figure
+            after = metric(yk, cross_fitted_probabilities(z, yk, params["method"], seed=seed))
             calibration[spec.name] = params
             report[spec.name] = {
                 "method": params["method"],
@@ -666,35 +692,3 @@ def _batches(
     order = np.lexsort((rng.random(len(start)), np.minimum(lengths, max_len)))
     chunks = [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
     return [(start[c], end[c], trained_from[c]) for c in (chunks[i] for i in rng.permutation(len(chunks)))]
-
-
-def train_intents_if_supported(
-    dataset: Dataset,
-    model: NextItemModel,
-    intents: dict[str, Any] | None,
-    *,
-    out: str | Path | None = None,
-    progress: bool = False,
-    file: str | Path | None = None,
-) -> NextItemModel:
-    """Fine-tune intent heads onto a trained next-item ``model`` where the log supports them.
-
-    With no ``intents:`` section (the default labels), a log that supports none of them keeps the
-    next-item model and records why under ``metrics["intents"]["skipped"]``; with a section, its
-    errors are raised.
-
-    Raises
-    ------
-    ConfigError, DataError
-        For an explicit ``intents:`` section the log cannot answer.
-    """
-    config = IntentConfig.load(intents, file=None if file is None else str(file))
-    try:
-        return train_intents(dataset, config, model=model, out=out, overwrite=True, progress=progress)
-    except (ConfigError, DataError) as exc:
-        if intents is not None:
-            raise
-        model.metrics["intents"] = {"skipped": exc.message}
-        if out is not None:
-            model.save_pretrained(out, overwrite=True)
-        return model

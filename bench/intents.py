@@ -1,0 +1,469 @@
+"""Intent heads beside LightGBM and logistic regression on hand-made features of the same cuts.
+
+Per dataset: build the Dataset (shipped preset, or the simulator), train the intent heads with
+``bench/configs/intents_NAME.yaml`` (settings chosen on validation cuts) in each requested mode,
+evaluate every label on the test cuts beside the baselines (``seqintent.evaluate.intents``), rank
+next items after short histories (cold-start blend vs raw model vs segment popularity), and for the
+simulator score the heads and the baselines against the planted truth and check that the
+explanation finds the planted cause. Training is leak-free: the next-item loss (pre-training
+included) sees only events before the test cuts. One JSON object per run is cached in
+``bench/out/intents/NAME.json`` and printed; ``--table --write-md`` writes the table of every cached
+result into ``BENCHMARKS.md`` between the intents markers.
+
+    python bench/intents.py taobao --modes finetune,joint
+    python bench/intents.py kuairand | sim-ecommerce | sim-content
+    python bench/intents.py --table --write-md
+
+Run long ones under ``nice`` in the background (2 shared cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault(
+    "OMP_WAIT_POLICY", "PASSIVE"
+)  # spin-waiting OpenMP threads collapse on a shared machine
+
+from seqintent.data import Dataset  # noqa: E402
+from seqintent.evaluate.intents import _Features, evaluate_cold_start, evaluate_intents, intent_cuts  # noqa: E402
+from seqintent.explain.attribution import AnswerFunction, event_weights  # noqa: E402
+from seqintent.explain.history import histories_from_dataset  # noqa: E402
+from seqintent.explain.interests import interests_and_exclusions  # noqa: E402
+from seqintent.models import NextItemConfig  # noqa: E402
+from seqintent.models.base import HistoryBatch  # noqa: E402
+from seqintent.models.inference import intent_logits  # noqa: E402
+from seqintent.models.intent_config import IntentConfig  # noqa: E402
+from seqintent.models.intent_metrics import roc_auc  # noqa: E402
+from seqintent.models.intents import family_name  # noqa: E402
+from seqintent.models.model import model_rows  # noqa: E402
+from seqintent.models.tabular import TabularBaseline  # noqa: E402
+from seqintent.schema.columns import Columns, DatasetFiles, Splits  # noqa: E402
+from seqintent.train.multitask import train_intents  # noqa: E402
+
+SHARED = Path(os.environ.get("SEQINTENT_SHARED_DATA", ROOT / ".." / "shared" / "data")).resolve()
+OUT = ROOT / "bench" / "out" / "intents"
+CONFIGS = ROOT / "bench" / "configs"
+MARK_START, MARK_END = "<!-- intents:start -->", "<!-- intents:end -->"
+
+DATASETS: dict[str, dict[str, Any]] = {
+    "taobao": {
+        "preset": "taobao",
+        "source": "taobao-userbehavior-sample",
+        "target": "transformer >= LightGBM + 0.03 AUC",
+        "margin": 0.03,
+    },
+    "kuairand": {
+        "preset": "kuairand",
+        "source": "kuairand-pure-standard-0425-0508",
+        "target": "transformer >= LightGBM",
+        "margin": 0.0,
+    },
+    "sim-ecommerce": {
+        "simulate": ("ecommerce", 3000),
+        "truth_label": "buy_7d",
+        "cause_signal": "return_later",
+        "target": "truth AUC >= 0.9 where LightGBM <= 0.75",
+    },
+    "sim-content": {
+        "simulate": ("content", 1200),
+        "truth_label": "churn_7d",
+        "cause_signal": "fatigue_churn",
+        "target": "truth AUC >= 0.9 where LightGBM <= 0.75",
+    },
+}
+
+
+def prepare(name: str) -> Dataset:
+    """The Dataset of ``name`` under bench/out/intents/data (built once)."""
+    spec = DATASETS[name]
+    folder = OUT / "data" / name
+    if (folder / DatasetFiles.MANIFEST).is_file():
+        return Dataset.load(folder)
+    exe = [str(Path(sys.executable).parent / "seqintent")]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    if "preset" in spec:
+        source = SHARED / spec["source"]
+        cmd = [*exe, "ingest", "--preset", spec["preset"], str(source), "-o", str(folder)]
+    else:
+        scenario, users = spec["simulate"]
+        log = OUT / "sim" / f"{name}.csv"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        sim = [*exe, "simulate", "--scenario", scenario, "--users", str(users), "--seed", "0", "-o", str(log)]
+        subprocess.run(sim, check=True, env=env)
+        cmd = [*exe, "ingest", "--preset", "simulator", str(log), "-o", str(folder)]
+    subprocess.run(cmd, check=True, env=env)
+    return Dataset.load(folder)
+
+
+def load_configs(name: str, mode: str, overrides: list[str]) -> tuple[NextItemConfig, IntentConfig]:
+    data = yaml.safe_load((CONFIGS / f"intents_{name}.yaml").read_text()) or {}
+    for item in overrides:
+        key, value = item.split("=", 1)
+        node = data
+        *path, last = key.split(".")
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(value)
+    intents = data.pop("intents", {})
+    intents.setdefault("train", {})["mode"] = mode
+    return NextItemConfig.load(data), IntentConfig.load(intents)
+
+
+def summary_of_training(model: Any, wall: float) -> dict[str, Any]:
+    m = model.intents.metrics
+    phases = [
+        {
+            k: p[k]
+            for k in (
+                "phase",
+                "best_epoch",
+                "best_valid_score",
+                "epochs_run",
+                "stopped_by",
+                "seconds_per_epoch",
+            )
+        }
+        for p in m["phases"]
+    ]
+    return {
+        "wall_s": round(wall, 1),
+        "phases": phases,
+        "labels": m["labels"],
+        "dropped_labels": m["dropped_labels"],
+        "cuts": m["cuts"],
+        "calibration": m["calibration"],
+        "profile": m["profile"],
+    }
+
+
+def truth_evaluation(name: str, ds: Dataset, model: Any) -> dict[str, Any]:
+    """The planted binary task of a simulated log: heads and baselines scored against the truth.
+
+    Truth cuts are the last events of the sessions with a planted label (``positive`` not null),
+    kept where the model's protocol puts the cut in the test period and the label's horizon fits
+    in the log (the same cuts a log label would test).
+    """
+    from seqintent.simulate import load_truth
+
+    label = DATASETS[name]["truth_label"]
+    truth = load_truth(OUT / "sim" / f"{name}.csv")
+    sessions = truth.sessions.to_pydict()
+    events = pq.read_table(ds.path / DatasetFiles.EVENTS, columns=[Columns.INPUT_ORDER, Columns.EVENT_INDEX])
+    index_of = dict(zip(events.column(0).to_pylist(), events.column(1).to_pylist(), strict=True))
+    tokens, plan, labels = intent_cuts(model, ds)
+    spec = next(s for s in model.intents.labels if s.name == label)
+    cuts, positive, session_ids = [], [], []
+    for sid, last, pos in zip(
+        sessions["session_id"], sessions["last_event_id"], sessions["positive"], strict=True
+    ):
+        if pos is None or last not in index_of:
+            continue
+        e = index_of[last]
+        if plan.split[e] != Splits.TEST or tokens.time_s[e] + (spec.horizon_s or 0) > plan.log_end_s:
+            continue
+        cuts.append(e)
+        positive.append(bool(pos))
+        session_ids.append(sid)
+    cuts_arr, y = np.array(cuts, np.int64), np.array(positive)
+    _, _, logits = intent_logits(model, HistoryBatch(tokens, tokens.user_start[cuts_arr], cuts_arr + 1))
+    k = [s.name for s in model.intents.binary_labels].index(label)
+    out: dict[str, Any] = {"label": label, "examples": len(cuts), "positive_rate": round(float(y.mean()), 4)}
+    out["model"] = round(roc_auc(y, logits[:, k]), 4)
+    features = _Features(ds, tokens)
+    known = labels.known(label)
+    train, valid = plan.cuts("train"), plan.cuts("valid")
+    train, valid = train[known[train]], valid[known[valid]]
+    values = labels.values[label]
+    for kind in ("lightgbm", "logreg"):
+        base = TabularBaseline(kind).fit(features(train), values[train], features(valid), values[valid])  # type: ignore[arg-type]
+        out[kind] = round(roc_auc(y, base.predict_proba(features(cuts_arr))), 4)
+    # the log label at the same cuts (how noisy the log label is against the truth)
+    log_label = values[cuts_arr]
+    ok = ~np.isnan(log_label)
+    out["log_label_agrees_with_truth"] = (
+        round(float((log_label[ok] == y[ok]).mean()), 4) if ok.any() else None
+    )
+    out["explanation"] = explanation_against_causes(
+        truth,
+        DATASETS[name]["cause_signal"],
+        cuts_arr[y],
+        np.array(session_ids)[y],
+        index_of,
+        tokens,
+        model,
+        label,
+    )
+    if truth.scenario == "content":
+        out["interests"] = interests_against_truth(truth, ds, model)
+    return out
+
+
+def interests_against_truth(truth: Any, ds: Dataset, model: Any, min_events: int = 30) -> dict[str, Any]:
+    """Interests and exclusions read off each user's whole history against the drawn ones."""
+    users = truth.table("users").to_pylist()
+    chosen = [u for u in users if u["n_events"] >= min_events]
+    ids = [str(u["user_id"]) for u in chosen]
+    histories = histories_from_dataset(model, ds, ids)
+    top_is_dominant, excluded_rejected, excluded_other, n_excluded = 0, 0, 0, 0
+    for b, user in enumerate(chosen):
+        lo, hi = histories.span(b)
+        families = [family_name(int(f)) for f in histories.tokens.family[lo:hi]]
+        r = interests_and_exclusions(
+            histories.categories[lo:hi],
+            families,
+            histories.dwell_s[lo:hi],
+            histories.tokens.time_s[lo:hi],
+            model.intents.config.interests,
+        )
+        top_is_dominant += bool(r.interests) and r.interests[0]["category"] == user["dominant_theme"]
+        excluded = {e["category"] for e in r.exclusions}
+        excluded_rejected += user["rejected_theme"] in excluded
+        excluded_other += len(excluded - {user["rejected_theme"]})
+        n_excluded += len(excluded)
+    n = len(chosen)
+    return {
+        "users": n,
+        "top_interest_is_dominant_theme": round(top_is_dominant / n, 4) if n else None,
+        "rejected_theme_excluded": round(excluded_rejected / n, 4) if n else None,
+        "exclusions_that_are_the_rejected_theme": round(excluded_rejected / n_excluded, 4)
+        if n_excluded
+        else None,
+        "other_themes_excluded_per_user": round(excluded_other / n, 4) if n else None,
+    }
+
+
+def explanation_against_causes(
+    truth: Any,
+    signal: str,
+    cuts: np.ndarray,
+    session_ids: np.ndarray,
+    index_of: dict[int, int],
+    tokens: Any,
+    model: Any,
+    label: str,
+    limit: int = 300,
+) -> dict[str, Any]:
+    """How often the top-weighted event of a positive cut is one of its planted causing events."""
+    signals = truth.table("signals").to_pydict()
+    causes: dict[int, set[int]] = {}
+    for kind, instance, event_id in zip(
+        signals["signal"], signals["instance"], signals["event_id"], strict=True
+    ):
+        if kind == signal and event_id in index_of:
+            causes.setdefault(int(instance), set()).add(index_of[event_id])
+    keep = [i for i, s in enumerate(session_ids) if int(s) in causes][:limit]
+    if not keep:
+        return {"examples": 0}
+    cuts, sids = cuts[keep], session_ids[keep]
+    rows = model_rows(tokens, tokens.user_start[cuts], cuts + 1, model.config.model)
+    names = [s.name for s in model.intents.binary_labels]
+    answer = AnswerFunction(
+        model.intents.network(model.network), tokens, names, np.ones(len(cuts), int), None, None
+    )
+    weights = event_weights(answer, rows)[label]
+    is_cause = np.zeros(rows.shape, dtype=bool)
+    for i, s in enumerate(sids):
+        is_cause[i] = np.isin(rows[i], list(causes[int(s)]))
+    top = weights.argmax(axis=1)
+    return {
+        "examples": len(cuts),
+        "top_event_is_a_cause": round(float(is_cause[np.arange(len(cuts)), top].mean()), 4),
+        "weight_on_causes": round(float((weights * is_cause).sum(axis=1).mean()), 4),
+        "cause_share_of_events": round(float(is_cause.sum() / (rows >= 0).sum()), 4),
+    }
+
+
+def run(name: str, modes: list[str], overrides: list[str], tag: str | None) -> dict[str, Any]:
+    ds = prepare(name)
+    result: dict[str, Any] = {
+        "dataset": name,
+        "events": ds.n_events,
+        "users": ds.n_users,
+        "target": DATASETS[name]["target"],
+        "command": "python bench/intents.py " + " ".join(sys.argv[1:]),
+        "modes": {},
+    }
+    for mode in modes:
+        nic, icfg = load_configs(name, mode, overrides)
+        out = OUT / "models" / f"{name}-{mode}{'-' + tag if tag else ''}"
+        t0 = time.perf_counter()
+        model = train_intents(
+            ds,
+            icfg,
+            next_item_config=nic,
+            next_item_before_test=True,
+            out=out,
+            overwrite=True,
+            progress=sys.stderr.isatty(),
+        )
+        entry: dict[str, Any] = {"training": summary_of_training(model, time.perf_counter() - t0)}
+        t1 = time.perf_counter()
+        entry["intents"] = evaluate_intents(model, ds, max_examples=50_000)
+        entry["cold_start"] = evaluate_cold_start(model, ds)
+        if "truth_label" in DATASETS[name]:
+            entry["truth"] = truth_evaluation(name, ds, model)
+        entry["evaluate_s"] = round(time.perf_counter() - t1, 1)
+        entry["config"] = {"next_item": nic.to_dict(), "intents": icfg.to_dict()}
+        result["modes"][mode] = entry
+        print(
+            json.dumps(
+                {
+                    "progress": name,
+                    "mode": mode,
+                    "intents": {
+                        k: {b: v[b]["AUC"] for b in ("model", "lightgbm", "logreg") if b in v}
+                        for k, v in entry["intents"].items()
+                    },
+                }
+            ),
+            file=sys.stderr,
+        )
+    (OUT / "results").mkdir(parents=True, exist_ok=True)
+    (OUT / "results" / f"{name}{'-' + tag if tag else ''}.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+# --- the table ---------------------------------------------------------------------------------------
+
+
+def table() -> dict[str, Any]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted((OUT / "results").glob("*.json"))}
+
+
+def _fmt(x: Any) -> str:
+    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.3f}"
+
+
+def _row(*cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        MARK_START,
+        "## Intents (`bench/intents.py`)",
+        "",
+        "Labels cut from the log (see `seqintent.train.labels`): test cuts are those after `T_test`, and",
+        "no training label (nor the next-item loss) looks past it. The heads are calibrated on validation",
+        "users' cuts; LightGBM and logistic regression see hand-made features of the same cuts",
+        "(`seqintent.models.hand_features`), are trained on the same training cuts and tuned on the same",
+        "validation cuts. AUC and ECE on the test cuts (ECE of the heads before → after calibration).",
+        "Figures from `python bench/intents.py NAME --modes …`, table from `--table --write-md`.",
+        "",
+        _row("data", "label", "mode", "test cuts", "heads AUC", "LightGBM AUC", "logreg AUC")
+        + " heads − LightGBM | ECE before → after | target |",
+        _row(*["---"] * 10),
+    ]
+    for name, r in results.items():
+        margin = DATASETS.get(r["dataset"], {}).get("margin")
+        for mode, entry in r["modes"].items():
+            for label, e in entry["intents"].items():
+                m, g, lr = e["model"], e.get("lightgbm", {}), e.get("logreg", {})
+                diff = m["AUC"] - g["AUC"] if g else None
+                met = "" if margin is None or diff is None else ("met" if diff >= margin else "not met")
+                ece = f"{_fmt(m['ECE_uncalibrated'])} → {_fmt(m['ECE'])}"
+                lines.append(
+                    _row(name, label, mode, e["examples"], _fmt(m["AUC"]), _fmt(g.get("AUC")))
+                    + f" {_fmt(lr.get('AUC'))} | {_fmt(diff)} | {ece} | {met} |"
+                )
+    lines += [
+        "",
+        "Planted truth (simulator): AUC against the scenario's true intent at its test sessions.",
+        "",
+    ]
+    lines += [
+        _row("data", "label", "mode", "sessions", "heads", "LightGBM", "logreg")
+        + " top explained event is a planted cause (chance) | target |",
+        _row(*["---"] * 9),
+    ]
+    for name, r in results.items():
+        for mode, entry in r["modes"].items():
+            t = entry.get("truth")
+            if not t:
+                continue
+            ex = t.get("explanation", {})
+            met = "met" if t["model"] >= 0.9 and t["lightgbm"] <= 0.75 else "not met"
+            cause = f"{_fmt(ex.get('top_event_is_a_cause'))} ({_fmt(ex.get('cause_share_of_events'))})"
+            lines.append(
+                _row(name, t["label"], mode, t["examples"], _fmt(t["model"]), _fmt(t["lightgbm"]))
+                + f" {_fmt(t['logreg'])} | {cause} | {met} |"
+            )
+    lines += ["", "Cold start: next item after test histories of at most 5 events (NDCG@10 / HR@10).", ""]
+    lines += [
+        _row("data", "mode", "examples", "blend", "raw model", "segment popularity", "segments by"),
+        _row(*["---"] * 7),
+    ]
+    for name, r in results.items():
+        for mode, entry in r["modes"].items():
+            c = entry.get("cold_start", {})
+            if not c.get("examples"):
+                continue
+            seg = entry["training"]["profile"].get("segment_by") or ["(everyone)"]
+            cells = [
+                f"{_fmt(c[k]['NDCG@10'])} / {_fmt(c[k]['HR@10'])}" for k in ("blend", "model", "popularity")
+            ]
+            lines.append(_row(name, mode, c["examples"], *cells, ", ".join(seg)))
+    lines += ["", "Training (wall seconds; phases: best epoch / epochs run, seconds per epoch).", ""]
+    lines += [_row("data", "mode", "wall s", "phases"), _row(*["---"] * 4)]
+    for name, r in results.items():
+        for mode, entry in r["modes"].items():
+            t = entry["training"]
+            phases = "; ".join(
+                f"{p['phase']} {p['best_epoch']}/{p['epochs_run']} ({p['seconds_per_epoch']} s/epoch)"
+                for p in t["phases"]
+            )
+            lines.append(_row(name, mode, t["wall_s"], phases))
+    lines.append(MARK_END)
+    return "\n".join(lines)
+
+
+def write_markdown(text: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    old = path.read_text() if path.is_file() else "# Benchmarks\n"
+    if MARK_START in old and MARK_END in old:
+        new = old[: old.index(MARK_START)] + text + old[old.index(MARK_END) + len(MARK_END) :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    path.write_text(new)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("datasets", nargs="*", help=f"datasets to run: {', '.join(DATASETS)}")
+    parser.add_argument("--modes", default="finetune", help="comma-separated: finetune, joint, heads")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], help="KEY=VALUE config override"
+    )
+    parser.add_argument("--tag", help="suffix of the result and model names")
+    parser.add_argument("--table", action="store_true", help="print the table of every cached result")
+    parser.add_argument("--write-md", action="store_true", help="write the table into BENCHMARKS.md")
+    args = parser.parse_args()
+    unknown = [d for d in args.datasets if d not in DATASETS]
+    if unknown:
+        parser.error(f"unknown datasets {unknown}; choose from {list(DATASETS)}")
+    for name in args.datasets:
+        print(json.dumps(run(name, args.modes.split(","), args.overrides, args.tag), indent=1))
+    if args.table:
+        results = table()
+        text = markdown(results)
+        print(json.dumps({"results": list(results)}, indent=1))
+        if args.write_md:
+            write_markdown(text)
+
+
+if __name__ == "__main__":
+    main()
