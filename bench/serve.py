@@ -59,13 +59,20 @@ def run(command: list[str]) -> None:
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
 
 
-def prepare(work: Path) -> dict[str, Path]:
+VARIANTS = {  # served model: (folder name, training config)
+    "len50": ("taobao", "serve_taobao.yaml"),
+    "len200": ("taobao-len200", "serve_taobao_len200.yaml"),
+}
+
+
+def prepare(work: Path, variant: str) -> dict[str, Path]:
     """Datasets, the served model and its Runtime (built only when missing)."""
     cli = [sys.executable, "-c", "from seqintent.cli import main; main()"]
+    name, config_name = VARIANTS[variant]
     paths = {
         "sample": work / "data" / "taobao",
         "slice": work / "data" / "taobao-slice",
-        "model": work / "models" / "taobao",
+        "model": work / "models" / name,
     }
     if not (paths["sample"] / "manifest.json").is_file():
         log("ingest the Taobao sample")
@@ -85,8 +92,8 @@ def prepare(work: Path) -> dict[str, Path]:
         source = DATA / "taobao-userbehavior-timeslice"
         run([*cli, "ingest", "--preset", "taobao", str(source), "-o", str(paths["slice"])])
     if not (paths["model"] / "manifest.json").is_file():
-        log("train the served model (bench/configs/serve_taobao.yaml)")
-        config = ROOT / "bench" / "configs" / "serve_taobao.yaml"
+        log(f"train the served model (bench/configs/{config_name})")
+        config = ROOT / "bench" / "configs" / config_name
         run(
             [
                 *cli,
@@ -99,7 +106,7 @@ def prepare(work: Path) -> dict[str, Path]:
                 "--quiet",
             ]
         )
-    paths["runtime"] = paths["model"].with_name("taobao.runtime")
+    paths["runtime"] = paths["model"].with_name(name + ".runtime")
     if not (paths["runtime"] / "model.int8.onnx").is_file():
         log("export the runtime (fp32 + int8)")
         run([*cli, "export", str(paths["model"]), "--int8", "--overwrite"])
@@ -358,6 +365,9 @@ def tier_savings(paths: dict[str, Path], limit: int | None) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "serve")
+    parser.add_argument(
+        "--variant", choices=sorted(VARIANTS), default="len50", help="served model: events it reads"
+    )
     parser.add_argument("--rate", type=float, default=300.0, help="load requests per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="load duration")
     parser.add_argument(
@@ -372,10 +382,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    paths = prepare(args.work)
+    paths = prepare(args.work, args.variant)
     histories = histories_200(paths["sample"])
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+        "variant": args.variant,
         "runtime": str(paths["runtime"]),
         "histories": len(histories),
     }
