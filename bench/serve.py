@@ -254,8 +254,14 @@ def scrape(port: int) -> dict[str, float]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def http_load(
-    paths: dict[str, Path], histories: list, args: argparse.Namespace, max_wait_ms: float
+    paths: dict[str, Path], histories: list, args: argparse.Namespace, max_wait_ms: float, precision: str
 ) -> dict[str, Any]:
     """The service under the load process and the replay process, at the same time."""
     body = [
@@ -273,25 +279,40 @@ def http_load(
     n_replay = int(args.replay_rate * args.seconds)
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        server = start_server(paths["runtime"], Path(tmp) / "events.db", port, max_wait_ms, "fp32")
+        server = start_server(paths["runtime"], Path(tmp) / "events.db", port, max_wait_ms, precision)
         try:
             ctx = multiprocessing.get_context("spawn")
             with ctx.Pool(2) as pool:
                 warm = pool.apply_async(_loadgen.open_loop, (port, body, 50.0, 2.0))
                 warm.get()
+                before = scrape(port)
+                cpu_before = cpu_seconds(server.pid)
                 load = pool.apply_async(_loadgen.open_loop, (port, body, args.rate, args.seconds))
                 replay = pool.apply_async(
                     _loadgen.replay, (port, KEY, replay_events[:n_replay], args.replay_rate, 0.1, True)
                 )
                 load_result, replay_result = load.get(), replay.get()
+                cpu_used = cpu_seconds(server.pid) - cpu_before
             metrics = scrape(port)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)
-    batches = metrics.get("seqintent_model_batch_size_count", 0.0)
-    histories_in_batches = metrics.get("seqintent_model_batch_size_sum", 0.0)
+    batches = metrics.get("seqintent_model_batch_size_count", 0.0) - before.get(
+        "seqintent_model_batch_size_count", 0
+    )
+    in_batches = metrics.get("seqintent_model_batch_size_sum", 0.0) - before.get(
+        "seqintent_model_batch_size_sum", 0
+    )
+    requests = (
+        load_result["completed"]
+        + len(replay_result["post_latencies_s"])
+        + len(replay_result["ask_latencies_s"])
+    )
     return {
+        "precision": precision,
         "max_wait_ms": max_wait_ms,
+        "server_cpu_s": round(cpu_used, 2),
+        "server_cpu_ms_per_request": round(1000 * cpu_used / max(requests, 1), 3),
         "load": {
             "endpoint": "POST /v1/predict (200-event history, k=10, explain)",
             "rate_target_rps": args.rate,
@@ -312,7 +333,7 @@ def http_load(
             "intent_sources": replay_result["ask_sources"],
         },
         "model_calls": int(batches),
-        "mean_batch_size": round(histories_in_batches / batches, 3) if batches else None,
+        "mean_batch_size": round(in_batches / batches, 3) if batches else None,
     }
 
 
@@ -374,8 +395,9 @@ def main() -> None:
         "--replay-rate", type=float, default=50.0, help="replayed events per second during the load"
     )
     parser.add_argument(
-        "--max-wait-ms", type=float, nargs="+", default=[0.0, 1.0], help="micro-batching budgets to run"
+        "--max-wait-ms", type=float, nargs="+", default=[0.0, 2.0], help="micro-batching budgets to run"
     )
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"], choices=["fp32", "int8"])
     parser.add_argument("--repeats", type=int, default=3, help="passes over the histories for model time")
     parser.add_argument("--replay-events", type=int, default=0, help="events of the tier replay (0: all)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["model", "http", "tiers"])
@@ -395,9 +417,10 @@ def main() -> None:
         result["model_time_ms"] = model_time(paths["runtime"], paths["model"], histories, args.repeats)
     if "http" not in args.skip:
         result["http"] = []
-        for wait in args.max_wait_ms:
-            log(f"HTTP load at {args.rate:g}/s for {args.seconds:g} s with replay, max wait {wait:g} ms")
-            result["http"].append(http_load(paths, histories, args, wait))
+        for precision in args.precisions:
+            for wait in args.max_wait_ms:
+                log(f"HTTP load at {args.rate:g}/s for {args.seconds:g} s, {precision}, max wait {wait:g} ms")
+                result["http"].append(http_load(paths, histories, args, wait, precision))
     if "tiers" not in args.skip:
         log("tiered inference over the time-slice replay")
         result["tiers"] = tier_savings(paths, args.replay_events or None)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from seqintent.runtime import PredictResult
-from seqintent.serve.deps import ServiceDep, authorize, body_doc, invalid, json_body
+from seqintent.serve.deps import ServiceDep, authorize, body_doc, invalid, json_body, json_response
 from seqintent.serve.schemas import PredictIn
 from seqintent.serve.service import AnswerParams
 
@@ -21,9 +21,7 @@ router = APIRouter(tags=["predict"])
     dependencies=[Depends(authorize("read"))],
     openapi_extra=body_doc(PredictIn),
 )
-async def predict(
-    body: Annotated[PredictIn, Depends(json_body(PredictIn))], service: ServiceDep
-) -> PredictResult:
+async def predict(body: Annotated[PredictIn, Depends(json_body(PredictIn))], service: ServiceDep) -> Response:
     """Next items, intents and why, for the history in the body (sorted by time here).
 
     ``async``: nothing here blocks — the model runs in the micro-batcher's thread and is awaited —
@@ -40,4 +38,4 @@ async def predict(
         )
     events = body.events
     params = AnswerParams(k=k, at_ms=body.at, exclude_seen=body.exclude_seen)
-    return await service.predict_async(events, params, explain=body.explain)
+    return json_response(await service.predict_async(events, params, explain=body.explain))
