@@ -59,13 +59,20 @@ def run(command: list[str]) -> None:
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
 
 
-def prepare(work: Path) -> dict[str, Path]:
+VARIANTS = {  # served model: (folder name, training config)
+    "len50": ("taobao", "serve_taobao.yaml"),
+    "len200": ("taobao-len200", "serve_taobao_len200.yaml"),
+}
+
+
+def prepare(work: Path, variant: str) -> dict[str, Path]:
     """Datasets, the served model and its Runtime (built only when missing)."""
     cli = [sys.executable, "-c", "from seqintent.cli import main; main()"]
+    name, config_name = VARIANTS[variant]
     paths = {
         "sample": work / "data" / "taobao",
         "slice": work / "data" / "taobao-slice",
-        "model": work / "models" / "taobao",
+        "model": work / "models" / name,
     }
     if not (paths["sample"] / "manifest.json").is_file():
         log("ingest the Taobao sample")
@@ -85,8 +92,8 @@ def prepare(work: Path) -> dict[str, Path]:
         source = DATA / "taobao-userbehavior-timeslice"
         run([*cli, "ingest", "--preset", "taobao", str(source), "-o", str(paths["slice"])])
     if not (paths["model"] / "manifest.json").is_file():
-        log("train the served model (bench/configs/serve_taobao.yaml)")
-        config = ROOT / "bench" / "configs" / "serve_taobao.yaml"
+        log(f"train the served model (bench/configs/{config_name})")
+        config = ROOT / "bench" / "configs" / config_name
         run(
             [
                 *cli,
@@ -99,7 +106,7 @@ def prepare(work: Path) -> dict[str, Path]:
                 "--quiet",
             ]
         )
-    paths["runtime"] = paths["model"].with_name("taobao.runtime")
+    paths["runtime"] = paths["model"].with_name(name + ".runtime")
     if not (paths["runtime"] / "model.int8.onnx").is_file():
         log("export the runtime (fp32 + int8)")
         run([*cli, "export", str(paths["model"]), "--int8", "--overwrite"])
@@ -162,41 +169,42 @@ def model_time(runtime: Path, model: Path, histories: list, repeats: int) -> dic
     fp32 = InferenceEngine.load(runtime, precision="fp32", max_wait_ms=0.0)
     int8 = InferenceEngine.load(runtime, precision="int8", max_wait_ms=0.0)
     eager = ExplainedNetwork(NextItemModel.from_pretrained(model).network.eval()).eval()
-    times: dict[str, list[float]] = {
-        "onnx_fp32": [],
-        "onnx_int8": [],
-        "eager_pytorch": [],
-        "engine_predict": [],
-    }
+    names = ("onnx_fp32", "onnx_int8", "eager_pytorch", "engine_predict")
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}  # this thread's CPU time: steadier on a busy machine
     encoded = [fp32.encode(h, at) for h, at in histories]
     inputs = [pad_batch([e], INPUT_NAMES) for e in encoded]
     diffs = []
+
+    def timed(name: str, call: Any) -> Any:
+        w, c = time.perf_counter(), time.thread_time()
+        out = call()
+        cpu[name].append(time.thread_time() - c)
+        wall[name].append(time.perf_counter() - w)
+        return out
+
     for r in range(repeats):
         for i, (enc, x) in enumerate(zip(encoded, inputs, strict=True)):
-            t0 = time.perf_counter()
-            got = fp32.run_graph([enc])[0]
-            t1 = time.perf_counter()
-            int8.run_graph([enc])
-            t2 = time.perf_counter()
+            got = timed("onnx_fp32", lambda enc=enc: fp32.run_graph([enc])[0])
+            timed("onnx_int8", lambda enc=enc: int8.run_graph([enc]))
             with torch.inference_mode():
-                want = eager(*(torch.from_numpy(x[n]) for n in INPUT_NAMES))
-            t3 = time.perf_counter()
-            fp32.predict(histories[i][0], k=10, at_ms=histories[i][1])
-            t4 = time.perf_counter()
+                want = timed(
+                    "eager_pytorch", lambda x=x: eager(*(torch.from_numpy(x[n]) for n in INPUT_NAMES))
+                )
+            timed("engine_predict", lambda i=i: fp32.predict(histories[i][0], k=10, at_ms=histories[i][1]))
             if r == 0:
                 finite = np.isfinite(got[0])
                 diffs.append(float(np.abs(got[0][finite] - want[0][0].numpy()[finite]).max()))
-            for name, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-                times[name].append(seconds)
     fp32.close()
     int8.close()
-    out: dict[str, Any] = {name: _loadgen.percentiles_ms(xs) for name, xs in times.items()}
-    out["eager_over_onnx_fp32_median"] = round(
-        statistics.median(times["eager_pytorch"]) / statistics.median(times["onnx_fp32"]), 2
-    )
-    out["eager_over_onnx_int8_median"] = round(
-        statistics.median(times["eager_pytorch"]) / statistics.median(times["onnx_int8"]), 2
-    )
+    out: dict[str, Any] = {
+        "wall_ms": {n: _loadgen.percentiles_ms(xs) for n, xs in wall.items()},
+        "cpu_ms": {n: _loadgen.percentiles_ms(xs) for n, xs in cpu.items()},
+    }
+    for kind, table in (("wall", wall), ("cpu", cpu)):
+        eager_median = statistics.median(table["eager_pytorch"])
+        for name in ("onnx_fp32", "onnx_int8"):
+            out[f"eager_over_{name}_{kind}_median"] = round(eager_median / statistics.median(table[name]), 2)
     out["max_abs_diff_fp32_vs_eager"] = max(diffs)
     out["history_length"] = HISTORY
     out["events_read_by_model"] = int(encoded[0].length)
@@ -247,8 +255,14 @@ def scrape(port: int) -> dict[str, float]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def http_load(
-    paths: dict[str, Path], histories: list, args: argparse.Namespace, max_wait_ms: float
+    paths: dict[str, Path], histories: list, args: argparse.Namespace, max_wait_ms: float, precision: str
 ) -> dict[str, Any]:
     """The service under the load process and the replay process, at the same time."""
     body = [
@@ -266,25 +280,40 @@ def http_load(
     n_replay = int(args.replay_rate * args.seconds)
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        server = start_server(paths["runtime"], Path(tmp) / "events.db", port, max_wait_ms, "fp32")
+        server = start_server(paths["runtime"], Path(tmp) / "events.db", port, max_wait_ms, precision)
         try:
             ctx = multiprocessing.get_context("spawn")
             with ctx.Pool(2) as pool:
                 warm = pool.apply_async(_loadgen.open_loop, (port, body, 50.0, 2.0))
                 warm.get()
+                before = scrape(port)
+                cpu_before = cpu_seconds(server.pid)
                 load = pool.apply_async(_loadgen.open_loop, (port, body, args.rate, args.seconds))
                 replay = pool.apply_async(
                     _loadgen.replay, (port, KEY, replay_events[:n_replay], args.replay_rate, 0.1, True)
                 )
                 load_result, replay_result = load.get(), replay.get()
+                cpu_used = cpu_seconds(server.pid) - cpu_before
             metrics = scrape(port)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)
-    batches = metrics.get("seqintent_model_batch_size_count", 0.0)
-    histories_in_batches = metrics.get("seqintent_model_batch_size_sum", 0.0)
+    batches = metrics.get("seqintent_model_batch_size_count", 0.0) - before.get(
+        "seqintent_model_batch_size_count", 0
+    )
+    in_batches = metrics.get("seqintent_model_batch_size_sum", 0.0) - before.get(
+        "seqintent_model_batch_size_sum", 0
+    )
+    requests = (
+        load_result["completed"]
+        + len(replay_result["post_latencies_s"])
+        + len(replay_result["ask_latencies_s"])
+    )
     return {
+        "precision": precision,
         "max_wait_ms": max_wait_ms,
+        "server_cpu_s": round(cpu_used, 2),
+        "server_cpu_ms_per_request": round(1000 * cpu_used / max(requests, 1), 3),
         "load": {
             "endpoint": "POST /v1/predict (200-event history, k=10, explain)",
             "rate_target_rps": args.rate,
@@ -305,7 +334,7 @@ def http_load(
             "intent_sources": replay_result["ask_sources"],
         },
         "model_calls": int(batches),
-        "mean_batch_size": round(histories_in_batches / batches, 3) if batches else None,
+        "mean_batch_size": round(in_batches / batches, 3) if batches else None,
     }
 
 
@@ -330,7 +359,8 @@ def tier_savings(paths: dict[str, Path], limit: int | None) -> dict[str, Any]:
     out: dict[str, Any] = {"events": len(events), "asks": len(events)}
     for tiered in (True, False):
         with tempfile.TemporaryDirectory() as tmp:
-            settings = ServeSettings(store=f"sqlite:///{tmp}/events.db", tiered=tiered)
+            # durability is not the subject here: commit without fsync per event
+            settings = ServeSettings(store=f"sqlite:///{tmp}/events.db?synchronous=normal", tiered=tiered)
             clock = ReplayClock()
             engine = InferenceEngine.load(paths["runtime"], max_wait_ms=0.0)
             store = open_store(settings.store)
@@ -358,24 +388,29 @@ def tier_savings(paths: dict[str, Path], limit: int | None) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "serve")
+    parser.add_argument(
+        "--variant", choices=sorted(VARIANTS), default="len50", help="served model: events it reads"
+    )
     parser.add_argument("--rate", type=float, default=300.0, help="load requests per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="load duration")
     parser.add_argument(
         "--replay-rate", type=float, default=50.0, help="replayed events per second during the load"
     )
     parser.add_argument(
-        "--max-wait-ms", type=float, nargs="+", default=[0.0, 1.0], help="micro-batching budgets to run"
+        "--max-wait-ms", type=float, nargs="+", default=[0.0, 2.0], help="micro-batching budgets to run"
     )
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"], choices=["fp32", "int8"])
     parser.add_argument("--repeats", type=int, default=3, help="passes over the histories for model time")
     parser.add_argument("--replay-events", type=int, default=0, help="events of the tier replay (0: all)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["model", "http", "tiers"])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    paths = prepare(args.work)
+    paths = prepare(args.work, args.variant)
     histories = histories_200(paths["sample"])
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+        "variant": args.variant,
         "runtime": str(paths["runtime"]),
         "histories": len(histories),
     }
@@ -384,9 +419,10 @@ def main() -> None:
         result["model_time_ms"] = model_time(paths["runtime"], paths["model"], histories, args.repeats)
     if "http" not in args.skip:
         result["http"] = []
-        for wait in args.max_wait_ms:
-            log(f"HTTP load at {args.rate:g}/s for {args.seconds:g} s with replay, max wait {wait:g} ms")
-            result["http"].append(http_load(paths, histories, args, wait))
+        for precision in args.precisions:
+            for wait in args.max_wait_ms:
+                log(f"HTTP load at {args.rate:g}/s for {args.seconds:g} s, {precision}, max wait {wait:g} ms")
+                result["http"].append(http_load(paths, histories, args, wait, precision))
     if "tiers" not in args.skip:
         log("tiered inference over the time-slice replay")
         result["tiers"] = tier_savings(paths, args.replay_events or None)

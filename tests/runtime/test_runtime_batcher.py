@@ -123,3 +123,31 @@ def test_on_batch_sees_sizes_and_close_refuses_new_work():
         batcher.submit(2)
     with pytest.raises(ValueError, match="max_batch must be at least 1"):
         MicroBatcher(lambda xs: xs, max_batch=0)
+
+
+def test_async_callers_share_batches_with_threads_and_get_their_errors():
+    import asyncio
+
+    sizes: list[int] = []
+
+    def run(xs: list[int]) -> list[int]:
+        sizes.append(len(xs))
+        if 13 in xs:
+            raise ValueError("unlucky")
+        return [x + 1 for x in xs]
+
+    batcher = MicroBatcher(run, max_batch=16, max_wait_s=0.2)
+
+    async def main() -> list[object]:
+        calls = [batcher.submit_async(x) for x in (1, 2, 3)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    assert asyncio.run(main()) == [2, 3, 4]
+    assert sizes == [3]
+
+    async def unlucky() -> int:
+        return await batcher.submit_async(13)
+
+    with pytest.raises(ValueError, match="unlucky"):
+        asyncio.run(unlucky())
+    batcher.close()

@@ -16,7 +16,7 @@ from hypothesis import strategies as st  # noqa: E402
 pytest.importorskip("fastapi")
 
 SETTINGS = settings(
-    max_examples=120,
+    max_examples=80,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],

@@ -9,6 +9,7 @@ batch ran: under load batches grow by themselves, at low load nobody waits.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
@@ -20,14 +21,32 @@ R = TypeVar("R")
 
 
 class _Slot(Generic[T, R]):
-    __slots__ = ("done", "error", "item", "result", "since")
+    """One submitted item; its answer goes to a waiting thread, or to an asyncio future."""
 
-    def __init__(self, item: T) -> None:
+    __slots__ = ("done", "error", "future", "item", "result", "since")
+
+    def __init__(self, item: T, future: asyncio.Future[R] | None = None) -> None:
         self.item = item
         self.since = time.perf_counter()
         self.done = threading.Event()
+        self.future = future
         self.result: R | None = None
         self.error: BaseException | None = None
+
+    def deliver(self) -> None:
+        future = self.future
+        if future is None:
+            self.done.set()
+        else:
+            future.get_loop().call_soon_threadsafe(_settle, future, self.result, self.error)
+
+
+def _settle(future: asyncio.Future, result: object, error: BaseException | None) -> None:
+    if not future.done():  # the caller may have been cancelled (client gone)
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
 
 
 _STOP = object()
@@ -88,6 +107,14 @@ class MicroBatcher(Generic[T, R]):
             raise slot.error
         return slot.result  # type: ignore[return-value]
 
+    async def submit_async(self, item: T) -> R:
+        """Answer one item without blocking the event loop (the batch runs in the worker thread)."""
+        if self._closed:
+            raise RuntimeError("the batcher is closed")
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Slot(item, future))
+        return await future
+
     def _loop(self) -> None:
         stopping = False
         while not stopping:
@@ -121,7 +148,7 @@ class MicroBatcher(Generic[T, R]):
                 slot.error = exc
         finally:
             for slot in batch:
-                slot.done.set()
+                slot.deliver()
         if self.on_batch is not None:
             self.on_batch(len(batch), time.perf_counter() - start)
 

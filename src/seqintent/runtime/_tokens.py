@@ -21,6 +21,7 @@ from seqintent.data import Vocabulary
 from seqintent.runtime._folder import RuntimeConfig
 from seqintent.schema.columns import Columns, Vocabularies
 
+_QUARTER_MS = 900_000
 TOKEN_INPUTS = ("item", "action", "family", "category", "gap", "hour", "weekday", "dwell", "next_gap")
 TIME_INPUT = "time_s"
 
@@ -46,8 +47,8 @@ class EncodedHistory:
 
     ``codes`` maps every graph input to an array [T] (T ≤ max_len, oldest first); ``events`` are
     the events of those columns, in the same order; ``n_readable`` counts the history's events the
-    model can read, ``n_ignored`` those with an action it never saw, ``n_known_items`` the readable
-    events whose item it knows.
+    model can read, ``n_ignored`` those with an action it never saw, ``n_known_items`` the events in
+    the columns whose item it knows.
     """
 
     codes: dict[str, np.ndarray]
@@ -75,20 +76,22 @@ class HistoryEncoder:
     def __init__(self, config: RuntimeConfig, vocabs: Mapping[str, Vocabulary]) -> None:
         self.spec = config.tokens
         self.truncation = config.truncation
-        self.items = vocabs[Vocabularies.ITEMS]
-        self.actions = vocabs[Vocabularies.ACTIONS]
-        self.categories = vocabs[Vocabularies.CATEGORIES]
+        # plain dicts: one lookup per event field is the encoder's main cost
+        self._items = _index(vocabs[Vocabularies.ITEMS])
+        self._actions = _index(vocabs[Vocabularies.ACTIONS])
+        self._categories = _index(vocabs[Vocabularies.CATEGORIES])
+        self._family = np.asarray(self.spec.action_family, dtype=np.int64)
         self.zone = zoneinfo.ZoneInfo(self.spec.timezone)
+        self._offsets: dict[int, int] = {}
         important = set(self.truncation.important_families)
         self.important_codes = {i + 1 for i, f in enumerate(self.spec.families) if f in important}
 
     def readable(self, event: Mapping[str, Any]) -> bool:
         """Whether the model can read the event (it knows its action)."""
-        return event.get(Columns.ACTION) in self.actions
+        return event.get(Columns.ACTION) in self._actions
 
     def knows_item(self, event: Mapping[str, Any]) -> bool:
-        item = event.get(Columns.ITEM)
-        return item is not None and item in self.items
+        return event.get(Columns.ITEM) in self._items
 
     def encode(self, events: Sequence[Mapping[str, Any]], at_ms: int | None = None) -> EncodedHistory:
         """Token codes of a history (sorted by time, oldest first) for a request at ``at_ms``.
@@ -97,20 +100,21 @@ class HistoryEncoder:
         newest column; None leaves it unknown (as training does when no next event exists).
         """
         spec = self.spec
-        action_codes = [self.actions.index_of(e.get(Columns.ACTION, ""), 0) for e in events]
+        action_of = self._actions.get
+        action_codes = [action_of(e.get(Columns.ACTION), 0) for e in events]
         readable = [i for i, a in enumerate(action_codes) if a > 0]
         n_ignored = len(events) - len(readable)
-        positions = self._truncate(len(readable), [spec.action_family[action_codes[i]] for i in readable])
+        family_of = spec.action_family
+        positions = self._truncate(len(readable), [family_of[action_codes[i]] for i in readable])
         kept = [readable[j] for j in positions]
         rows = [events[i] for i in kept]
         t = len(rows)
+        item_of, category_of = self._items.get, self._categories.get
         action = np.array([action_codes[i] for i in kept], dtype=np.int64)
-        item = np.array([self.items.index_of(r.get(Columns.ITEM) or "", 0) for r in rows], dtype=np.int64)
-        category = np.array(
-            [self.categories.index_of(r.get(Columns.CATEGORY) or "", 0) for r in rows], dtype=np.int64
-        )
+        item = np.array([item_of(r.get(Columns.ITEM), 0) for r in rows], dtype=np.int64)
+        category = np.array([category_of(r.get(Columns.CATEGORY), 0) for r in rows], dtype=np.int64)
         category[category >= spec.n_categories] = 0
-        family = np.asarray(spec.action_family, dtype=np.int64)[action] if t else np.zeros(0, np.int64)
+        family = self._family[action]
         zeros = np.zeros(t, dtype=np.int64)
         gap = hour = weekday = next_gap = zeros
         time_rel = np.zeros(t, dtype=np.float32)
@@ -123,9 +127,9 @@ class HistoryEncoder:
             )
             gap_s = np.where(previous >= 0, ((ts_ms - previous) / 1000.0).astype(np.float32), np.nan)
             gap = log_bucket(gap_s, spec.gap_buckets)
-            local = [dt.datetime.fromtimestamp(s, tz=self.zone) for s in ts_s]
-            hour = np.array([d.hour + 1 for d in local], dtype=np.int64)
-            weekday = np.array([d.isoweekday() for d in local], dtype=np.int64)
+            local_ms = ts_ms + self._utc_offsets_ms(ts_ms)
+            hour = (local_ms // 3_600_000) % 24 + 1
+            weekday = (local_ms // 86_400_000 + 3) % 7 + 1  # 1970-01-01 was a Thursday; Monday = 1
             following = np.append(ts_s[1:], np.nan if at_ms is None else at_ms / 1000.0)
             next_gap = log_bucket(following - ts_s, spec.gap_buckets)
             time_rel = (ts_s - ts_s[-1]).astype(np.float32)
@@ -145,8 +149,26 @@ class HistoryEncoder:
             "next_gap": next_gap,
             TIME_INPUT: time_rel,
         }
-        known = sum(1 for i in readable if self.knows_item(events[i]))
-        return EncodedHistory(codes, rows, len(readable), n_ignored, known)
+        return EncodedHistory(codes, rows, len(readable), n_ignored, int((item > 0).sum()))
+
+    def _utc_offsets_ms(self, ts_ms: np.ndarray) -> np.ndarray:
+        """The zone's UTC offset at each time (ms), looked up once per quarter hour.
+
+        Zones change offset only on quarter-hour boundaries, and a history's events fall in few
+        quarter hours, so this replaces a timezone-aware datetime per event.
+        """
+        quarters = ts_ms // _QUARTER_MS
+        offsets = self._offsets
+        if len(offsets) > 100_000:
+            offsets.clear()
+        out = np.empty(len(ts_ms), dtype=np.int64)
+        for i, q in enumerate(quarters.tolist()):
+            offset = offsets.get(q)
+            if offset is None:
+                moment = dt.datetime.fromtimestamp(q * _QUARTER_MS / 1000.0, tz=self.zone)
+                offset = offsets[q] = int(moment.utcoffset().total_seconds() * 1000)  # type: ignore[union-attr]
+            out[i] = offset
+        return out
 
     def _truncate(self, n: int, families: list[int]) -> list[int]:
         """Positions among ``n`` readable events that the model reads (its truncation rule)."""
@@ -175,6 +197,10 @@ def pad_batch(histories: Sequence[EncodedHistory], inputs: Sequence[str]) -> dic
                 out[b, width - h.length :] = h.codes[name]
         batch[name] = out
     return batch
+
+
+def _index(vocab: Vocabulary) -> dict[str, int]:
+    return {v: i for i, v in enumerate(vocab.values) if v is not None}
 
 
 def _float(value: Any) -> float:

@@ -116,7 +116,7 @@ class InferenceEngine:
 
     @staticmethod
     def has_signal(encoded: EncodedHistory) -> bool:
-        """Whether the model has something to infer from: a readable event with a known item."""
+        """Whether the model has something to infer from: an event it reads names an item it knows."""
         return encoded.n_known_items > 0
 
     def predict(
@@ -181,13 +181,15 @@ class InferenceEngine:
         exclude_seen: bool = False,
     ) -> PredictResult:
         """Turn one row of graph outputs into the predict result."""
-        scores = logits.astype(np.float64, copy=True)
-        peak = scores[np.isfinite(scores)].max()
-        log_total = peak + np.log(np.exp(scores - peak).sum())  # probabilities before exclusions
-        self._exclude(scores, events if exclude_seen else (), exclude_items)
-        top = _top_k(scores, k)
+        # probabilities over the whole catalogue, before exclusions: exp(logit - logsumexp)
+        peak = float(logits.max())  # column 0 is -inf, every other column finite
+        log_total = peak + float(np.log(np.exp(logits - np.float32(peak)).sum(dtype=np.float64)))
+        excluded = self._excluded(events if exclude_seen else (), exclude_items)
+        top = _top_k(logits, k, excluded)
         items = [
-            ItemScore(item_id=self.items.values[i], score=float(np.exp(scores[i] - log_total)), rank=r + 1)
+            ItemScore(
+                item_id=self.items.values[i], score=float(np.exp(float(logits[i]) - log_total)), rank=r + 1
+            )
             for r, i in enumerate(top)
         ]
         return PredictResult(
@@ -248,22 +250,26 @@ class InferenceEngine:
             rationale=_rationale(listed, reference),
         )
 
-    def _exclude(self, scores: np.ndarray, events: Iterable[Mapping[str, Any]], items: Iterable[str]) -> None:
+    def _excluded(self, events: Iterable[Mapping[str, Any]], items: Iterable[str]) -> np.ndarray:
+        """Item indices never to recommend: the given items, and those of ``events``."""
         ids = [e.get(Columns.ITEM) for e in events]
         index = self.items.indices_of([x for x in (*ids, *items) if x is not None], default=0)
-        scores[index[index > 0]] = -np.inf
+        return index[index > 0]
 
     def close(self) -> None:
         self.batcher.close()
 
 
-def _top_k(scores: np.ndarray, k: int) -> list[int]:
-    finite = int(np.isfinite(scores).sum())
-    k = min(k, finite)
+def _top_k(logits: np.ndarray, k: int, excluded: np.ndarray) -> list[int]:
+    """The k best columns, best first, leaving out column 0 (padding) and ``excluded``."""
+    if len(excluded):
+        logits = logits.copy()
+        logits[excluded] = -np.inf
+    k = min(k, len(logits) - 1 - len(np.unique(excluded)))
     if k <= 0:
         return []
-    part = np.argpartition(-scores, k - 1)[:k]
-    return [int(i) for i in part[np.argsort(-scores[part], kind="stable")]]
+    part = np.argpartition(logits, len(logits) - k)[-k:]  # the k largest (column 0 is -inf)
+    return [int(i) for i in part[np.argsort(-logits[part], kind="stable")]]
 
 
 def _info(events: Sequence[Mapping[str, Any]], encoded: EncodedHistory) -> HistoryInfo:

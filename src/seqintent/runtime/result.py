@@ -52,7 +52,7 @@ class HistoryInfo(_Result):
     events: int = Field(description="events in the history")
     read: int = Field(description="events the model read (the newest, up to its max length)")
     ignored: int = Field(description="events with an action the model never saw (left out)")
-    known_items: int = Field(description="readable events whose item the model knows")
+    known_items: int = Field(description="events the model read whose item it knows")
 
 
 class PredictResult(_Result):

@@ -230,7 +230,7 @@ class _RequestLog:
             metrics = getattr(metrics, "metrics", None)
             if metrics is not None:
                 metrics.request_seconds.labels(template, scope["method"], str(status)).observe(seconds)
-            if self.log_requests:
+            if self.log_requests and self.logger.isEnabledFor(logging.INFO):
                 state = scope.get("state") or {}
                 self.logger.info(
                     "request",

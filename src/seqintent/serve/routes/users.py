@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from seqintent.runtime import Explanation, ItemScore, PredictResult
 from seqintent.runtime.result import Source
-from seqintent.serve.deps import ApiError, ServiceDep, answer_params, authorize, invalid
+from seqintent.serve.deps import ApiError, ServiceDep, answer_params, authorize, invalid, json_response
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["users"], dependencies=[Depends(authorize("read"))])
 
@@ -47,10 +47,10 @@ def intent(
     at: AT = None,
     explain: EXPLAIN = True,
     exclude_seen: EXCLUDE_SEEN = False,
-) -> PredictResult:
+) -> Response:
     """Everything the model says about the user: next items, next action, intents, interests, why."""
     result = service.answer(user_id, answer_params(service, k, at, exclude_seen))
-    return result if explain else result.model_copy(update={"explanation": None})
+    return json_response(result if explain else result.model_copy(update={"explanation": None}))
 
 
 @router.get("/recommendations", response_model=RecommendationsOut, response_model_exclude_none=True)
@@ -60,19 +60,20 @@ def recommendations(
     k: K = None,
     at: AT = None,
     exclude_seen: EXCLUDE_SEEN = False,
-) -> RecommendationsOut:
+) -> Response:
     """Top-K next items for the user."""
     result = service.answer(user_id, answer_params(service, k, at, exclude_seen))
-    return RecommendationsOut(
+    out = RecommendationsOut(
         user_id=user_id, items=result.next_items, cold_start=result.cold_start, source=result.source
     )
+    return json_response(out)
 
 
 @router.get("/explain", response_model=ExplainOut, response_model_exclude_none=True)
-def explain(user_id: str, service: ServiceDep, at: AT = None) -> ExplainOut:
+def explain(user_id: str, service: ServiceDep, at: AT = None) -> Response:
     """The events that drove the user's answer, with weights, and a rationale in words."""
     result = service.answer(user_id, answer_params(service, None, at, False))
-    return ExplainOut(user_id=user_id, explanation=result.explanation, source=result.source)
+    return json_response(ExplainOut(user_id=user_id, explanation=result.explanation, source=result.source))
 
 
 @router.get("/risk")
