@@ -122,9 +122,9 @@ class ColumnError(SeqintentError, KeyError):
 class DataError(SeqintentError, ValueError):
     """A row or value of the input cannot be used (malformed line, unparseable time, unknown action).
 
-    >>> raise DataError("timestamp is not epoch seconds", file="log.csv", line=7, column="ts", value="yesterday")
+    >>> raise DataError("not epoch seconds", file="log.csv", line=7, column="ts", value="yesterday")
     Traceback (most recent call last):
-    seqintent.errors.DataError: log.csv:7, column 'ts': timestamp is not epoch seconds (got 'yesterday')
+    seqintent.errors.DataError: log.csv:7, column 'ts': not epoch seconds (got 'yesterday')
     """
 
 

@@ -58,7 +58,9 @@ class ArtifactWriter:
         if self.out.is_dir() and any(self.out.iterdir()):
             if not overwrite:
                 raise ArtifactError(
-                    "output folder exists and is not empty", file=str(self.out), fix="pass --overwrite or choose another -o"
+                    "output folder exists and is not empty",
+                    file=str(self.out),
+                    fix="pass --overwrite or choose another -o",
                 )
             manifest = self.out / MANIFEST
             found = read_json(manifest).get("kind") if manifest.is_file() else None
@@ -116,7 +118,9 @@ def read_manifest(folder: str | Path, *, kind: str, supported_versions: tuple[in
     path = folder / MANIFEST
     if not path.is_file():
         raise ArtifactError(
-            f"not a {kind} folder: {MANIFEST} is missing", file=str(folder), fix="give the folder written by seqintent"
+            f"not a {kind} folder: {MANIFEST} is missing",
+            file=str(folder),
+            fix="give the folder written by seqintent",
         )
     manifest = read_json(path)
     if not isinstance(manifest, dict) or manifest.get("kind") != kind:

@@ -63,7 +63,9 @@ class Dataset:
             If ``path`` is not a Dataset folder of a supported format version.
         """
         path = Path(path)
-        manifest = read_manifest(path, kind=MANIFEST_KIND_DATASET, supported_versions=(DATASET_FORMAT_VERSION,))
+        manifest = read_manifest(
+            path, kind=MANIFEST_KIND_DATASET, supported_versions=(DATASET_FORMAT_VERSION,)
+        )
         return cls(path, manifest)
 
     # --- description -------------------------------------------------------------------------
@@ -189,7 +191,9 @@ class DatasetWriter(ArtifactWriter):
     """
 
     def __init__(self, out: str | Path, *, overwrite: bool = False) -> None:
-        super().__init__(out, kind=MANIFEST_KIND_DATASET, format_version=DATASET_FORMAT_VERSION, overwrite=overwrite)
+        super().__init__(
+            out, kind=MANIFEST_KIND_DATASET, format_version=DATASET_FORMAT_VERSION, overwrite=overwrite
+        )
         self._sequences: SequenceArrays | None = None
         self._vocabs: dict[str, Vocabulary] = {}
 
@@ -212,7 +216,9 @@ class DatasetWriter(ArtifactWriter):
         if name not in Vocabularies.ALL:
             raise ArtifactError(f"unknown vocabulary {name!r}; expected one of {list(Vocabularies.ALL)}")
         if vocab.padded != (name in Vocabularies.PADDED):
-            raise ArtifactError(f"vocabulary {name!r} must {'' if name in Vocabularies.PADDED else 'not '}be padded")
+            raise ArtifactError(
+                f"vocabulary {name!r} must {'' if name in Vocabularies.PADDED else 'not '}be padded"
+            )
         self._vocabs[name] = vocab
         folder = self.path / DatasetFiles.VOCAB
         folder.mkdir(exist_ok=True)
@@ -238,7 +244,8 @@ class DatasetWriter(ArtifactWriter):
         seq = self._sequences
         if len(self._vocabs[Vocabularies.USERS]) != seq.n_users:
             raise ArtifactError(
-                f"users vocabulary has {len(self._vocabs[Vocabularies.USERS])} entries for {seq.n_users} sequences"
+                f"users vocabulary has {len(self._vocabs[Vocabularies.USERS])} entries "
+                f"for {seq.n_users} sequences"
             )
         for field, vocab_name in (
             (SequenceFields.ITEM, Vocabularies.ITEMS),
@@ -249,7 +256,9 @@ class DatasetWriter(ArtifactWriter):
             if field in seq and seq.n_events and int(np.max(seq[field])) >= len(self._vocabs[vocab_name]):
                 raise ArtifactError(f"field {field!r} has an index beyond the {vocab_name} vocabulary")
         if has_time != (SequenceFields.TIME in seq):
-            raise ArtifactError(f"has_time={has_time} but the 'ts' array is {'absent' if has_time else 'present'}")
+            raise ArtifactError(
+                f"has_time={has_time} but the 'ts' array is {'absent' if has_time else 'present'}"
+            )
         write_json(self.path / DatasetFiles.STATS, stats)
         manifest = {
             "name": config.name,

@@ -43,8 +43,12 @@ class Vocabulary:
         padded: bool,
         extra: dict[str, Sequence[Any]] | None = None,
     ) -> None:
-        self.values = [None if (padded and i == 0) else (None if v is None else str(v)) for i, v in enumerate(values)]
-        self.counts = np.zeros(len(self.values), dtype=np.int64) if counts is None else np.asarray(counts, np.int64)
+        self.values = [
+            None if (padded and i == 0) else (None if v is None else str(v)) for i, v in enumerate(values)
+        ]
+        self.counts = (
+            np.zeros(len(self.values), dtype=np.int64) if counts is None else np.asarray(counts, np.int64)
+        )
         if len(self.counts) != len(self.values):
             raise ValueError(f"counts has {len(self.counts)} entries for {len(self.values)} values")
         self.padded = padded
@@ -106,5 +110,9 @@ class Vocabulary:
         index = table.column("index").to_numpy()
         if not np.array_equal(index, np.arange(len(index))):
             raise ArtifactError("vocabulary indices are not 0..n-1 in order", file=str(path))
-        extra = {n: table.column(n).to_pylist() for n in table.column_names if n not in ("index", "value", "count")}
-        return cls(table.column("value").to_pylist(), table.column("count").to_numpy(), padded=padded, extra=extra)
+        extra = {
+            n: table.column(n).to_pylist() for n in table.column_names if n not in ("index", "value", "count")
+        }
+        return cls(
+            table.column("value").to_pylist(), table.column("count").to_numpy(), padded=padded, extra=extra
+        )

@@ -31,6 +31,7 @@ def evaluate_model(
     seed: int = 0,
     intents: bool = True,
     intent_baselines: Sequence[str] = DEFAULT_INTENT_BASELINES,
+    tune_baselines: bool = True,
 ) -> dict[str, Any]:
     """Evaluate a Model folder (or loaded model) and the named baselines on a Dataset split.
 
@@ -46,7 +47,8 @@ def evaluate_model(
         splits) add ``"P@20"`` and ``"MRR@20"`` in percent under ``"session_metrics"``. A model
         with intent heads adds ``"intents": {"<label>": {"model": {"AUC", "PR_AUC", "ECE", …},
         "lightgbm": {…}, "logreg": {…}}}`` and ``"cold_start"`` (see
-        :mod:`seqintent.evaluate.intents`), unless ``intents`` is False.
+        :mod:`seqintent.evaluate.intents`), unless ``intents`` is False; ``tune_baselines`` False
+        fits the intent baselines once with default settings instead of a validation grid (faster).
 
     Raises
     ------
@@ -89,7 +91,7 @@ def evaluate_model(
     }
     if intents and model.intents is not None:
         report["intents"] = evaluate_intents(
-            model, dataset, split=split, baselines=intent_baselines, seed=seed
+            model, dataset, split=split, baselines=intent_baselines, seed=seed, tune_baselines=tune_baselines
         )
         report["cold_start"] = evaluate_cold_start(model, dataset, split=split, seed=seed)
     if report["protocol"] == "all_prefix":

@@ -5,6 +5,8 @@ Nobody types ``"user_id"`` or ``"manifest.json"`` twice: import the constant.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class Columns:
     """Canonical event fields (one row of the cleaned event table).
@@ -141,7 +143,7 @@ class SequenceFields:
     SESSION = "session"  # int32, 0-based session number within the user
     SPLIT = "split"  # int8, see :class:`Splits`
 
-    DTYPES = {
+    DTYPES: ClassVar[dict[str, str]] = {
         ITEM: "int32",
         ACTION: "int16",
         CATEGORY: "int32",

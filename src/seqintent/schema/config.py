@@ -86,8 +86,10 @@ class TimeSpec(_Strict):
     def _known_zone(cls, value: str) -> str:
         try:
             zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Asia/Shanghai'")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Asia/Shanghai'"
+            ) from err
         return value
 
 
@@ -110,7 +112,8 @@ class ActionSpec(_Strict):
     value: str | None = Field(None, description="constant raw action for every row of the source")
     map: dict[str, str] = Field(default_factory=dict, description="raw value → canonical action")
     unknown: Literal["error", "other", "drop"] = Field(
-        "error", description="raw values neither mapped nor canonical: fail, map to 'other', or drop (counted)"
+        "error",
+        description="raw values neither mapped nor canonical: fail, map to 'other', or drop (counted)",
     )
     flags: dict[str, str] = Field(default_factory=dict, description="0/1 column → canonical action")
     base: str | None = Field(None, description="with flags: the action of the row itself (e.g. 'expose')")
@@ -130,7 +133,9 @@ class ActionSpec(_Strict):
             if given:
                 raise ValueError("give either 'flags' or one of 'column' / 'expr' / 'value', not both")
         elif len(given) != 1:
-            raise ValueError(f"give exactly one of 'column', 'expr', 'value' or 'flags' (got {given or 'none'})")
+            raise ValueError(
+                f"give exactly one of 'column', 'expr', 'value' or 'flags' (got {given or 'none'})"
+            )
         for raw, action in self.map.items():
             _check_canonical(action, f"map[{raw!r}]")
         for column, action in self.flags.items():
@@ -153,10 +158,14 @@ SourceFormat = Literal["auto", "csv", "tsv", "parquet", "jsonl", "sequences", "p
 class _TableSource(_Strict):
     path: str = Field(description="file or glob; relative paths are resolved against the input folder")
     format: SourceFormat = Field("auto", description="file format; 'auto' goes by the extension")
-    delimiter: str | None = Field(None, description="field delimiter of a text table (auto-detected if unset)")
+    delimiter: str | None = Field(
+        None, description="field delimiter of a text table (auto-detected if unset)"
+    )
     header: bool | None = Field(None, description="whether a text table has a header line (auto if unset)")
     columns: list[str] | None = Field(None, description="column names of a text table without header")
-    null_values: list[str] = Field(default_factory=lambda: ["", "NA", "NULL", "null"], description="text read as null")
+    null_values: list[str] = Field(
+        default_factory=lambda: ["", "NA", "NULL", "null"], description="text read as null"
+    )
     encoding: Literal["utf-8", "latin-1", "utf-16"] = Field("utf-8", description="text encoding")
 
 
@@ -261,7 +270,9 @@ class SplitConfig(_Strict):
         if self.kind == "temporal" and self.test_start is None:
             raise ValueError("kind 'temporal' needs 'test_start' (and usually 'valid_start')")
         if self.kind == "by_user" and (abs(sum(self.fractions) - 1.0) > 1e-9 or min(self.fractions) < 0):
-            raise ValueError(f"'fractions' must be three non-negative numbers summing to 1 (got {self.fractions})")
+            raise ValueError(
+                f"'fractions' must be three non-negative numbers summing to 1 (got {self.fractions})"
+            )
         return self
 
 
@@ -270,7 +281,9 @@ class DatasetConfig(_Strict):
 
     name: str = Field(description="dataset name, recorded in the manifest")
     description: str = Field("", description="one line on what the data is")
-    sources: Annotated[list[SourceConfig], Field(min_length=1)] = Field(description="input files and mappings")
+    sources: Annotated[list[SourceConfig], Field(min_length=1)] = Field(
+        description="input files and mappings"
+    )
     items: ItemTable | None = Field(None, description="item side table")
     users: UserTable | None = Field(None, description="user side table")
     cleaning: CleaningConfig = Field(default_factory=CleaningConfig, description="cleaning steps")
@@ -371,7 +384,9 @@ def load_config(source: str | Path | dict[str, Any]) -> DatasetConfig:
         path = Path(source)
         file = str(path)
         if not path.is_file():
-            raise ConfigError("config file not found", file=file, fix="give the path of a YAML config or --preset NAME")
+            raise ConfigError(
+                "config file not found", file=file, fix="give the path of a YAML config or --preset NAME"
+            )
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
@@ -382,7 +397,9 @@ def load_config(source: str | Path | dict[str, Any]) -> DatasetConfig:
                 line=None if mark is None else mark.line + 1,
             ) from None
         if not isinstance(data, dict):
-            raise ConfigError("a config must be a YAML mapping (key: value lines)", file=file, value=type(data).__name__)
+            raise ConfigError(
+                "a config must be a YAML mapping (key: value lines)", file=file, value=type(data).__name__
+            )
     try:
         return DatasetConfig.model_validate(data)
     except ValidationError as exc:
