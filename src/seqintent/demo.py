@@ -65,6 +65,7 @@ def run_demo(
         "dataset": out / "dataset",
         "model": out / "model",
         "runtime": out / "model.runtime",
+        "store": out / "events.db",
     }
     seconds: dict[str, float] = {}
 
@@ -106,6 +107,11 @@ def run_demo(
     runtime = export_runtime(paths["model"], paths["runtime"], overwrite=True)
     done()
     echo(f"runtime written to {runtime} (checked against PyTorch)")
+    stored = _fill_store(dataset, paths["store"])
+    echo(
+        f"the last {SERVED_HISTORY} events of each user loaded into the online store {paths['store']} "
+        f"({stored:,} events)"
+    )
 
     done = step("risk", "7. risk: a simulated bank log with planted account takeovers")
     risk = _risk_demo(out / "finance", users=min(users, 300), seed=seed)
@@ -113,8 +119,17 @@ def run_demo(
     echo(_risk_text(risk))
 
     echo("\n== 8. serve it")
-    echo("make serve        # or: SEQINTENT_API_KEYS=demo-key seqintent serve demo/model.runtime")
-    echo(f"curl -s -H 'Authorization: Bearer demo-key' http://127.0.0.1:8000/v1/users/{user}/intent")
+    echo(
+        f"make serve        # or: SEQINTENT_API_KEYS={DEMO_API_KEY} seqintent serve {paths['runtime']} "
+        f"--store sqlite:///{paths['store']}"
+    )
+    auth = f"-H 'Authorization: Bearer {DEMO_API_KEY}'"
+    echo(f"curl -s {auth} http://127.0.0.1:8000/v1/users/{user}/intent")
+    echo(
+        f"curl -s {auth} -H 'Content-Type: application/json' http://127.0.0.1:8000/v1/events -d "
+        f"""'{{"events": [{{"event_id": "e1", "user_id": "{user}", "ts": "2024-05-02T10:00:00Z", """
+        f""""action": "cart", "item_id": "{prediction["next_items"][0]["item"]}"}}]}}'"""
+    )
     echo(f"\ndemo finished in {sum(seconds.values()):.0f} s; artifacts in {out}/")
     return {
         "paths": {k: str(v) for k, v in paths.items()},
@@ -124,6 +139,35 @@ def run_demo(
         "risk": risk,
         "seconds": seconds,
     }
+
+
+SERVED_HISTORY = 200
+"""Events per user the demo loads into the online store (the service's history window)."""
+
+
+def _fill_store(dataset: Any, path: Path) -> int:
+    """Load each user's newest events into a fresh SQLite event store, as the live stream would."""
+    from seqintent.serve.store import open_store
+
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    columns = ["user_id", "ts", "action", "item_id", "category", "dwell_s", "input_order"]
+    table = dataset.events(columns=columns).sort_by(
+        [("user_id", "ascending"), ("ts", "ascending"), ("input_order", "ascending")]
+    )
+    by_user: dict[str, list[dict[str, Any]]] = {}
+    for row in table.to_pylist():
+        event_id = str(row.pop("input_order"))
+        by_user.setdefault(str(row["user_id"]), []).append(
+            {**row, "user_id": str(row["user_id"]), "event_id": event_id}
+        )
+    kept = [e for history in by_user.values() for e in history[-SERVED_HISTORY:]]
+    store = open_store(f"sqlite:///{path}", max_events=SERVED_HISTORY)
+    try:
+        store.append(kept)
+    finally:
+        store.close()
+    return len(kept)
 
 
 def _risk_demo(folder: Path, *, users: int, seed: int) -> dict[str, Any]:
