@@ -18,11 +18,22 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see cmd_train.py: spin-wa
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Runtime folder (default: MODEL.runtime).")
 @click.option("--int8", is_flag=True, help="Also write the int8 dynamic quantization of the graph.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing Runtime folder.")
+@click.option(
+    "--anomaly",
+    type=click.Path(path_type=Path),
+    help="An anomaly model folder (seqintent anomaly fit) to serve risk with (GET /v1/users/{id}/risk).",
+)
 @click.option("--opset", type=int, default=18, show_default=True, help="ONNX opset.")
 @json_option
 @handle_errors
 def export_command(
-    model: Path, out: Path | None, int8: bool, overwrite: bool, opset: int, as_json: bool
+    model: Path,
+    out: Path | None,
+    int8: bool,
+    overwrite: bool,
+    anomaly: Path | None,
+    opset: int,
+    as_json: bool,
 ) -> None:
     """Export MODEL to ONNX (dynamic batch and length), checked against PyTorch.
 
@@ -30,7 +41,7 @@ def export_command(
     """
     from seqintent.runtime import Runtime, export_runtime
 
-    folder = export_runtime(model, out, int8=int8, overwrite=overwrite, opset=opset)
+    folder = export_runtime(model, out, int8=int8, overwrite=overwrite, anomaly=anomaly, opset=opset)
     precisions = Runtime.load(folder).config.precisions
     if as_json:
         print_json({"runtime": str(folder), "precisions": {k: v.model_dump() for k, v in precisions.items()}})

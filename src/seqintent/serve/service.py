@@ -133,13 +133,12 @@ class IntentService:
         if self._tiered_out(encoded):
             self._count("popularity")
             return self.engine.popularity(ordered, encoded, user_id=None, k=params.k)
-        logits, weights = await self.engine.batcher.submit_async(encoded)
+        row = await self.engine.batcher.submit_async(encoded)
         self._count("model")
         return self.engine.result(
             ordered,
             encoded,
-            logits,
-            weights,
+            row,
             user_id=None,
             k=params.k,
             at_ms=at_ms,
@@ -161,13 +160,12 @@ class IntentService:
         if self._tiered_out(encoded):
             self._count("popularity")
             return engine.popularity(events, encoded, user_id=user_id, k=params.k)
-        logits, weights = engine.batcher.submit(encoded)
+        row = engine.batcher.submit(encoded)
         self._count("model")
         return engine.result(
             events,
             encoded,
-            logits,
-            weights,
+            row,
             user_id=user_id,
             k=params.k,
             at_ms=at_ms,
@@ -181,9 +179,12 @@ class IntentService:
 
     def _read_limit(self) -> int | None:
         """Events to read from the store: the model's window and the event before it (for its time gap),
-        with room for events it ignores; all of them under importance truncation."""
+        with room for events it ignores; all of them under importance truncation, or when the Runtime
+        answers interests and exclusions (they read the whole stored history)."""
         truncation = self.engine.runtime.config.truncation
-        return None if truncation.rule == "importance" else 2 * truncation.max_len + 1
+        if truncation.rule == "importance" or self.engine.intents is not None:
+            return None
+        return 2 * truncation.max_len + 1
 
     def _count(self, source: str) -> None:
         if self.metrics is not None:
