@@ -37,6 +37,9 @@ def test_the_runtime_answers_what_the_model_answers(intent_runtime):
             for action, p in want["next_action"].items():
                 assert got.next_action[action] == pytest.approx(p, abs=1e-4)
             assert sum(got.next_action.values()) == pytest.approx(1.0, abs=1e-4)
+            assert list(got.next_family) == list(want.get("next_family", {}))
+            for family, p in want.get("next_family", {}).items():
+                assert got.next_family[family] == pytest.approx(p, abs=1e-4)
             assert (
                 set(got.intents) == {i["label"] for i in want["intents"]} == {"buy_40h"}
             )  # no like in the log

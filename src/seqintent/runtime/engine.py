@@ -259,7 +259,7 @@ class InferenceEngine:
         )
 
     def _head_answers(self, heads: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        """Calibrated ``next_action`` (likeliest first) and ``intents`` from the heads' logits."""
+        """Calibrated ``next_action`` / ``next_family`` (likeliest first) and ``intents`` from the heads."""
         spec = self.intents
         if spec is None or not heads:
             return {}
@@ -269,6 +269,14 @@ class InferenceEngine:
             dist = calibrated(action_logits[None], spec.calibration.get(spec.next_action))[0]
             order = [int(a) for a in np.argsort(-dist, kind="stable") if a > 0 and dist[a] > 0]
             out["next_action"] = {str(self.actions.values[a]): round(float(dist[a]), 6) for a in order}
+        family_logits = heads.get("next_family")
+        if family_logits is not None and spec.next_family is not None:
+            dist = calibrated(family_logits[None], spec.calibration.get(spec.next_family))[0]
+            order = [int(f) for f in np.argsort(-dist, kind="stable") if f > 0 and dist[f] > 0]
+            families = self.runtime.config.tokens.families  # family code = position + 1
+            out["next_family"] = {
+                families[f - 1]: round(float(dist[f]), 6) for f in order if f <= len(families)
+            }
         intent_logits = heads.get("intents")
         if intent_logits is not None:
             out["intents"] = {

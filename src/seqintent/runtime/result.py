@@ -74,6 +74,11 @@ class PredictResult(_Result):
         default_factory=dict,
         description="probability of each next action, sums to 1 (empty without the head)",
     )
+    next_family: dict[str, float] = Field(
+        default_factory=dict,
+        description="probability of each next action family (browse, engage, convert …), sums to 1 "
+        "(empty without the head)",
+    )
     intents: dict[str, float] = Field(
         default_factory=dict,
         description="probability of each intent within its horizon (empty without heads)",
