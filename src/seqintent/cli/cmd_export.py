@@ -42,9 +42,17 @@ def export_command(
     from seqintent.runtime import Runtime, export_runtime
 
     folder = export_runtime(model, out, int8=int8, overwrite=overwrite, anomaly=anomaly, opset=opset)
-    precisions = Runtime.load(folder).config.precisions
+    config = Runtime.load(folder).config
+    precisions = config.precisions
     if as_json:
-        print_json({"runtime": str(folder), "precisions": {k: v.model_dump() for k, v in precisions.items()}})
+        print_json(
+            {
+                "runtime": str(folder),
+                "precisions": {k: v.model_dump() for k, v in precisions.items()},
+                "heads": config.heads,
+                "risk": anomaly is not None,
+            }
+        )
         return
     click.echo(f"wrote {folder}")
     for name, info in precisions.items():
@@ -52,4 +60,5 @@ def export_command(
             f"  {name}: {info.file}  max |ONNX - PyTorch| {info.max_abs_diff:.2g}, "
             f"top-10 agreement {info.top10_agreement:.1%}"
         )
+    click.echo(f"  answers: {', '.join(config.heads)}" + (", risk" if anomaly is not None else ""))
     click.echo(f"serve it: seqintent serve {folder}")

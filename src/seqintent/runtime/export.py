@@ -217,6 +217,8 @@ def export_runtime(
     ort = require("onnxruntime", "exporting a runtime")
     require("onnx", "exporting a runtime")
     model_path = Path(model)
+    if anomaly is not None:
+        _check_anomaly(Path(anomaly))  # before the export's minutes, not after
     loaded = NextItemModel.from_pretrained(model_path)
     out_path = runtime_path_for(model_path) if out is None else Path(out)
     graph = explained_network(loaded)
@@ -292,11 +294,15 @@ def _intent_spec(model: NextItemModel) -> IntentSpec | None:
     )
 
 
-def _copy_anomaly(source: Path, target: Path) -> None:
-    """Copy an anomaly model folder (``seqintent anomaly fit``) into the Runtime, checked by loading it."""
+def _check_anomaly(folder: Path) -> None:
+    """Raise ArtifactError (naming the file) unless ``folder`` is an anomaly model folder that loads."""
     from seqintent.anomaly import AnomalyDetector
 
-    AnomalyDetector.load(source)  # raises ArtifactError naming the file when it is not one
+    AnomalyDetector.load(folder)
+
+
+def _copy_anomaly(source: Path, target: Path) -> None:
+    """Copy an anomaly model folder (``seqintent anomaly fit``) into the Runtime."""
     shutil.copytree(source, target)
 
 
