@@ -53,6 +53,31 @@ def test_the_intent_of_a_stored_user_has_every_answer(client, full_runtime):
     assert risk.status_code == 200 and risk.json() == {"user_id": "u4", "risk": got["risk"]}
 
 
+def test_a_cached_answer_follows_the_history_without_the_model(client, full_runtime):
+    dataset, _ = full_runtime
+    events = online_events(dataset, "u6")
+    client.post("/v1/events", json={"events": events}, headers=auth())
+    url = f"/v1/users/u6/intent?at={events[-1]['ts'] + 60_000}"
+    first = client.get(url, headers=auth()).json()
+    t = events[-1]["ts"]
+    # views of items the model never saw leave the model's answer as it was, not the interests
+    news = [
+        {"user_id": "u6", "ts": t + 1000 * j, "action": "view", "item_id": f"new{j}", "category": "fresh"}
+        for j in range(1, 13)
+    ]
+    client.post("/v1/events", json={"events": news}, headers=auth())
+    second = client.get(url, headers=auth()).json()
+    assert second["source"] == "cache" and second["next_items"] == first["next_items"]
+    assert "fresh" in [x["category"] for x in second["interests"]]
+    assert "fresh" not in [x["category"] for x in first["interests"]]
+    # the same items skipped fast make the category an exclusion: the answer is computed again
+    skips = [dict(news[j % 12], ts=t + 20_000 + 1000 * j, dwell_s=0.3) for j in range(20)]
+    client.post("/v1/events", json={"events": skips}, headers=auth())
+    third = client.get(url, headers=auth()).json()
+    # (from popularity here: the model's window now holds only items it never saw)
+    assert third["source"] != "cache" and "fresh" in third["exclusions"]
+
+
 def test_predict_answers_a_given_history_with_every_answer(client, full_runtime):
     dataset, _ = full_runtime
     events = online_events(dataset, "u9")

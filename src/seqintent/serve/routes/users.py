@@ -48,7 +48,7 @@ def intent(
     explain: EXPLAIN = True,
     exclude_seen: EXCLUDE_SEEN = False,
 ) -> Response:
-    """Everything the model says about the user: next items, next action, intents, interests, why."""
+    """Everything about the user: next items, next action, intents, interests, exclusions, risk, why."""
     result = service.answer(user_id, answer_params(service, k, at, exclude_seen))
     return json_response(result if explain else result.model_copy(update={"explanation": None}))
 
