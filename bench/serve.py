@@ -547,6 +547,13 @@ def write_markdown(result: dict[str, Any]) -> None:
                 f"{_ms(ask, 'p50')} / {_ms(ask, 'p99')} | {r['mean_batch_size']} | "
                 f"{r['server_cpu_ms_per_request']} |"
             )
+        cpu_ms = result["http"][0]["server_cpu_ms_per_request"]
+        lines += [
+            "",
+            f"At {cpu_ms} ms of server CPU per request (all requests of the run, replay included), one "
+            f"server process, which uses about one core, has CPU for at most {1000 / cpu_ms:.0f} requests/s; "
+            "300 req/s at p99 < 15 ms needs a clearly lower figure or a second worker.",
+        ]
         lines.append("")
     model = result.get("model_time_ms")
     if model:
