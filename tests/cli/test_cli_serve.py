@@ -70,6 +70,31 @@ def test_export_writes_a_checked_runtime(exported, tmp_path):
     assert again.exit_code == 2 and "pass --overwrite" in again.stderr
 
 
+def test_export_with_an_anomaly_model_serves_risk(exported, tmp_path):
+    from seqintent.anomaly import AnomalyDetector
+    from seqintent.runtime import InferenceEngine
+
+    not_anomaly = CliRunner().invoke(
+        main, ["export", str(exported.model), "-o", str(tmp_path / "a"), "--anomaly", str(exported.model)]
+    )
+    assert not_anomaly.exit_code == 2 and str(exported.model) in not_anomaly.stderr
+    AnomalyDetector().fit(exported.events).save(tmp_path / "anomaly")
+    out = tmp_path / "rt"
+    result = CliRunner().invoke(
+        main,
+        ["export", str(exported.model), "-o", str(out), "--anomaly", str(tmp_path / "anomaly"), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["risk"] is True
+    engine = InferenceEngine.load(out, max_wait_ms=0.0)
+    try:
+        events = [e for e in exported.events if e["user_id"] == "u3"]
+        risk = engine.predict(events, user_id="u3", k=3).risk
+        assert risk is not None and 0 <= risk.score <= 100
+    finally:
+        engine.close()
+
+
 def test_serve_refuses_to_start_without_keys(exported, tmp_path):
     result = CliRunner().invoke(
         main, ["serve", str(exported.runtime), "--store", f"sqlite:///{tmp_path}/e.db"]

@@ -24,19 +24,21 @@ from seqintent.runtime._folder import (
     runtime_path_for,
 )
 from seqintent.runtime._tokens import EncodedHistory, HistoryEncoder, log_bucket, pad_batch
-from seqintent.runtime.engine import InferenceEngine
+from seqintent.runtime.engine import GraphRow, InferenceEngine
 from seqintent.runtime.result import (
     ExplainedEvent,
     Explanation,
     HistoryInfo,
     ItemScore,
     PredictResult,
+    Risk,
 )
 
 # These need torch (exporting, scoring Datasets with the training-side batching): they load on first use.
 _LAZY = {
     "ExplainedNetwork": "export",
     "attention_rollout": "export",
+    "explained_network": "export",
     "export_runtime": "export",
     "RuntimeScorer": "scorer",
 }
@@ -55,6 +57,7 @@ __all__ = [
     "ExplainedEvent",
     "ExplainedNetwork",
     "Explanation",
+    "GraphRow",
     "HistoryEncoder",
     "HistoryInfo",
     "InferenceEngine",
@@ -62,12 +65,14 @@ __all__ = [
     "MicroBatcher",
     "PrecisionInfo",
     "PredictResult",
+    "Risk",
     "Runtime",
     "RuntimeConfig",
     "RuntimeScorer",
     "TokenSpec",
     "TruncationSpec",
     "attention_rollout",
+    "explained_network",
     "export_runtime",
     "log_bucket",
     "pad_batch",

@@ -8,6 +8,8 @@ Layout::
       model.onnx        fp32 graph, dynamic batch and length
       model.int8.onnx   int8 dynamic quantization of it (optional)
       vocab/            items, actions, categories, devices (item counts are the popularity fallback)
+      item_category.npy category of each item (a Model with intent heads: exclusions by category)
+      anomaly/          the anomaly model risk is scored with (optional, ``export --anomaly``)
 
 Reading one needs numpy, pyarrow and pydantic only: no torch, no training code.
 """
@@ -42,6 +44,11 @@ RUNTIME_VOCABULARIES = (
 # ONNX output names of the exported graph.
 OUTPUT_NEXT_ITEM = "next_item"  # float32 [B, n_items]: next-item logits (column 0, padding, is -inf)
 OUTPUT_EXPLANATION = "explanation"  # float32 [B, T]: attention roll-out weight of each column, rows sum to 1
+# Head outputs of a Model trained with intent heads (each present when the head is not empty), logits:
+# next_action [B, n_actions] and next_family [B, n_families + 1] (class 0 -inf), intents [B, labels].
+HEAD_OUTPUTS = ("next_action", "next_family", "intents")
+ITEM_CATEGORY_FILE = "item_category.npy"  # int32 [n_items]: category index of each item (with intent heads)
+ANOMALY_DIR = "anomaly"  # an anomaly model folder (seqintent anomaly fit), when exported with one
 
 
 class _Strict(BaseModel):
@@ -82,6 +89,35 @@ class PrecisionInfo(_Strict):
     )
 
 
+class IntentLabel(_Strict):
+    """A yes/no intent the heads answer (in the order of the ``intents`` output)."""
+
+    name: str = Field(description="e.g. purchase_24h")
+    kind: str = Field(description="within, repurchase, churn, next_outcome")
+    horizon: str | None = Field(None, description="'session', '24h' … (None: no horizon)")
+
+
+class InterestSpec(_Strict):
+    """Interest and exclusion settings of the Model (see :mod:`seqintent.explain.interests`)."""
+
+    half_life_s: float = Field(description="recency weight halves over this many seconds")
+    half_life_events: int = Field(description="without time: weight halves every this many events")
+    skip_dwell_s: float = Field(description="a view shorter than this is a fast skip")
+    min_skips: int = Field(description="fast skips or dislikes a category needs to be excluded")
+    skip_share: float = Field(description="… and this share of its exposures")
+    top: int = Field(description="interests listed")
+
+
+class IntentSpec(_Strict):
+    """How the engine turns the heads' logits into answers (a Model trained with intent heads)."""
+
+    labels: list[IntentLabel] = Field(description="yes/no labels, in output order")
+    next_action: str | None = Field(None, description="label name of the next-action head (None: no head)")
+    next_family: str | None = Field(None, description="label name of the next-family head (None: no head)")
+    calibration: dict[str, dict[str, Any]] = Field(description="label name → calibration map")
+    interests: InterestSpec
+
+
 class RuntimeConfig(_Strict):
     """Everything the engine needs besides the graph and vocabularies (``runtime.json``)."""
 
@@ -92,6 +128,7 @@ class RuntimeConfig(_Strict):
     opset: int = Field(description="ONNX opset of the graph")
     precisions: dict[str, PrecisionInfo] = Field(description="exported graphs by precision")
     heads: list[str] = Field(description="task heads the graph answers (next_item, ...)")
+    intents: IntentSpec | None = Field(None, description="labels and calibration of the intent heads")
     model: dict[str, Any] = Field(default_factory=dict, description="name, dataset and metrics of the Model")
 
 

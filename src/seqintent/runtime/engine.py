@@ -2,27 +2,52 @@
 
 A request goes: events → token codes (:class:`~seqintent.runtime._tokens.HistoryEncoder`) →
 micro-batch (:class:`~seqintent.runtime._batcher.MicroBatcher`) → one ONNX Runtime call for the
-batch → per row: top-K items with probabilities, and the events that drove the answer. A history
-with nothing the model can infer from (no readable event with a known item) is answered from
-popularity without running the model, marked ``cold_start`` and ``source = "popularity"``.
+batch → per row: top-K items with probabilities, and the events that drove the answer; with intent
+heads, the calibrated next-action distribution and intent probabilities, interests and exclusions
+(items of excluded categories are left out of the next items); with an anomaly model, the risk of
+the newest session. A history with nothing the model can infer from (no readable event with a known
+item) is answered from popularity without running the model, marked ``cold_start`` and
+``source = "popularity"`` (interests, exclusions and risk are still read off the history).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from seqintent._compat import require
+from seqintent.runtime._answers import Interests, calibrated, interests_of
 from seqintent.runtime._batcher import MicroBatcher
-from seqintent.runtime._folder import OUTPUT_EXPLANATION, OUTPUT_NEXT_ITEM, Runtime
+from seqintent.runtime._folder import (
+    ANOMALY_DIR,
+    ITEM_CATEGORY_FILE,
+    Runtime,
+)
 from seqintent.runtime._tokens import EncodedHistory, HistoryEncoder, pad_batch
-from seqintent.runtime.result import ExplainedEvent, Explanation, HistoryInfo, ItemScore, PredictResult
+from seqintent.runtime.result import (
+    ExplainedEvent,
+    Explanation,
+    HistoryInfo,
+    ItemScore,
+    PredictResult,
+    Risk,
+)
 from seqintent.schema.columns import Columns, Vocabularies
 
 EXPLAIN_METHOD = "attention_rollout"
+REQUEST_USER = "request"  # the user id risk scoring gives a history that came without one
+
+
+class GraphRow(NamedTuple):
+    """One history's graph outputs: next-item logits [n_items], roll-out weights [T], and the intent
+    heads' logits by output name (empty without heads)."""
+
+    logits: np.ndarray
+    weights: np.ndarray
+    heads: dict[str, np.ndarray]
 
 
 class InferenceEngine:
@@ -82,7 +107,22 @@ class InferenceEngine:
         self._popularity = counts / max(counts.sum(), 1.0)
         self._popular_order = np.argsort(-counts, kind="stable")
         self.explain_events = explain_events
-        self.batcher: MicroBatcher[EncodedHistory, tuple[np.ndarray, np.ndarray]] = MicroBatcher(
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        self.intents = runtime.config.intents
+        self.actions = runtime.vocabs[Vocabularies.ACTIONS]
+        self._category_of_item: dict[str, str] | None = None
+        self._item_category: np.ndarray | None = None
+        category_file = runtime.path / ITEM_CATEGORY_FILE
+        if self.intents is not None and category_file.is_file():
+            self._item_category = np.load(category_file, allow_pickle=False)
+            names = runtime.vocabs[Vocabularies.CATEGORIES].values
+            self._category_of_item = {
+                str(self.items.values[i]): str(names[c])
+                for i, c in enumerate(self._item_category.tolist())
+                if c > 0 and i > 0
+            }
+        self.detector = _load_detector(runtime.path / ANOMALY_DIR)
+        self.batcher: MicroBatcher[EncodedHistory, GraphRow] = MicroBatcher(
             self.run_graph, max_batch=max_batch, max_wait_s=max_wait_ms / 1000.0, on_batch=on_batch
         )
 
@@ -96,17 +136,30 @@ class InferenceEngine:
         return list(self.runtime.config.heads)
 
     @property
+    def has_risk(self) -> bool:
+        """Whether the Runtime was exported with an anomaly model (risk is answered)."""
+        return self.detector is not None
+
+    @property
     def max_len(self) -> int:
         return self.runtime.config.truncation.max_len
 
     # --- the model call --------------------------------------------------------------------------
 
-    def run_graph(self, histories: list[EncodedHistory]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """One ONNX call for encoded histories: (logits [n_items], explanation weights [T]) per history."""
+    def run_graph(self, histories: list[EncodedHistory]) -> list[GraphRow]:
+        """One ONNX call for encoded histories: the graph's outputs, one :class:`GraphRow` per history."""
         batch = pad_batch(histories, self.inputs)
-        logits, weights = self.session.run([OUTPUT_NEXT_ITEM, OUTPUT_EXPLANATION], batch)
+        logits, weights, *heads = self.session.run(self.outputs, batch)
+        head_names = self.outputs[2:]
         width = weights.shape[1]
-        return [(logits[b], weights[b, width - h.length :]) for b, h in enumerate(histories)]
+        return [
+            GraphRow(
+                logits[b],
+                weights[b, width - h.length :],
+                {name: out[b] for name, out in zip(head_names, heads, strict=True)},
+            )
+            for b, h in enumerate(histories)
+        ]
 
     # --- answers ---------------------------------------------------------------------------------
 
@@ -152,12 +205,11 @@ class InferenceEngine:
         encoded = self.encode(events, at_ms)
         if not self.has_signal(encoded):
             return self.popularity(events, encoded, user_id=user_id, k=k, exclude_items=exclude_items)
-        logits, weights = self.batcher.submit(encoded)
+        row = self.batcher.submit(encoded)
         return self.result(
             events,
             encoded,
-            logits,
-            weights,
+            row,
             user_id=user_id,
             k=k,
             at_ms=at_ms,
@@ -170,8 +222,7 @@ class InferenceEngine:
         self,
         events: Sequence[Mapping[str, Any]],
         encoded: EncodedHistory,
-        logits: np.ndarray,
-        weights: np.ndarray,
+        row: GraphRow,
         *,
         user_id: str | None,
         k: int,
@@ -181,10 +232,13 @@ class InferenceEngine:
         exclude_seen: bool = False,
     ) -> PredictResult:
         """Turn one row of graph outputs into the predict result."""
+        logits = row.logits
         # probabilities over the whole catalogue, before exclusions: exp(logit - logsumexp)
         peak = float(logits.max())  # column 0 is -inf, every other column finite
         log_total = peak + float(np.log(np.exp(logits - np.float32(peak)).sum(dtype=np.float64)))
+        interests = self.interests(events)
         excluded = self._excluded(events if exclude_seen else (), exclude_items)
+        excluded = np.concatenate([excluded, self._rejected_items(interests)])
         top = _top_k(logits, k, excluded)
         items = [
             ItemScore(
@@ -195,10 +249,78 @@ class InferenceEngine:
         return PredictResult(
             user_id=user_id,
             next_items=items,
-            explanation=self.explanation(encoded, weights, at_ms) if explain else None,
+            **self._head_answers(row.heads),
+            **_interest_fields(interests),
+            risk=self.risk(events, user_id),
+            explanation=self.explanation(encoded, row.weights, at_ms) if explain else None,
             cold_start=False,
             source="model",
             history=_info(events, encoded),
+        )
+
+    def _head_answers(self, heads: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """Calibrated ``next_action`` / ``next_family`` (likeliest first) and ``intents`` from the heads."""
+        spec = self.intents
+        if spec is None or not heads:
+            return {}
+        out: dict[str, Any] = {}
+        action_logits = heads.get("next_action")
+        if action_logits is not None and spec.next_action is not None:
+            dist = calibrated(action_logits[None], spec.calibration.get(spec.next_action))[0]
+            order = [int(a) for a in np.argsort(-dist, kind="stable") if a > 0 and dist[a] > 0]
+            out["next_action"] = {str(self.actions.values[a]): round(float(dist[a]), 6) for a in order}
+        family_logits = heads.get("next_family")
+        if family_logits is not None and spec.next_family is not None:
+            dist = calibrated(family_logits[None], spec.calibration.get(spec.next_family))[0]
+            order = [int(f) for f in np.argsort(-dist, kind="stable") if f > 0 and dist[f] > 0]
+            families = self.runtime.config.tokens.families  # family code = position + 1
+            out["next_family"] = {
+                families[f - 1]: round(float(dist[f]), 6) for f in order if f <= len(families)
+            }
+        intent_logits = heads.get("intents")
+        if intent_logits is not None:
+            out["intents"] = {
+                label.name: round(
+                    float(calibrated(intent_logits[j : j + 1], spec.calibration.get(label.name))[0]), 6
+                )
+                for j, label in enumerate(spec.labels)
+            }
+        return out
+
+    def interests(self, events: Sequence[Mapping[str, Any]]) -> Interests | None:
+        """Interests and exclusions of the history (None: the Model has no intent heads)."""
+        if self.intents is None:
+            return None
+        return interests_of(events, self.intents.interests, self._category_of_item)
+
+    def _rejected_items(self, interests: Interests | None) -> np.ndarray:
+        """Item indices of the user's exclusions: the items, or every item of an excluded category."""
+        if interests is None or not interests.exclusions:
+            return np.zeros(0, dtype=np.int64)
+        if interests.by == "item":
+            index = self.items.indices_of(interests.exclusions, default=0)
+            return index[index > 0]
+        if self._item_category is None:
+            return np.zeros(0, dtype=np.int64)
+        categories = self.runtime.vocabs[Vocabularies.CATEGORIES]
+        codes = categories.indices_of(interests.exclusions, default=0)
+        return np.flatnonzero(np.isin(self._item_category, codes[codes > 0]))
+
+    def risk(self, events: Sequence[Mapping[str, Any]], user_id: str | None) -> Risk | None:
+        """Risk of the history's newest session under the exported anomaly model (None without one)."""
+        if self.detector is None or not events:
+            return None
+        user = user_id if user_id is not None else REQUEST_USER
+        results = self.detector.score([{**e, Columns.USER: user} for e in events])
+        if not results:
+            return None
+        newest = max(results, key=lambda r: r.end_ts)
+        return Risk(
+            score=float(newest.score),
+            level=newest.level,
+            action=newest.action,
+            reasons=[r.text for r in newest.reasons],
+            session_events=newest.n_events,
         )
 
     def popularity(
@@ -211,8 +333,12 @@ class InferenceEngine:
         exclude_items: Iterable[str] = (),
     ) -> PredictResult:
         """The fallback answer: the most frequent training items (score = their share of events)."""
+        interests = self.interests(events)
         excluded = {self.items.index_of(x, 0) for x in exclude_items} - {0}
-        top = [int(i) for i in self._popular_order[: k + len(excluded)] if i not in excluded and i > 0][:k]
+        excluded |= set(self._rejected_items(interests).tolist())
+        top = [int(i) for i in self._popular_order[: k + len(excluded) + 1] if i not in excluded and i > 0][
+            :k
+        ]
         items = [
             ItemScore(item_id=self.items.values[i], score=float(self._popularity[i]), rank=r + 1)
             for r, i in enumerate(top)
@@ -220,6 +346,8 @@ class InferenceEngine:
         return PredictResult(
             user_id=user_id,
             next_items=items,
+            **_interest_fields(interests),
+            risk=self.risk(events, user_id),
             cold_start=True,
             source="popularity",
             history=_info(events, encoded),
@@ -258,6 +386,21 @@ class InferenceEngine:
 
     def close(self) -> None:
         self.batcher.close()
+
+
+def _load_detector(folder: Path) -> Any:
+    """The Runtime's anomaly model, or None when it was exported without one."""
+    if not folder.is_dir():
+        return None
+    from seqintent.anomaly import AnomalyDetector  # only Runtimes that score risk pay for the import
+
+    return AnomalyDetector.load(folder)
+
+
+def _interest_fields(interests: Interests | None) -> dict[str, Any]:
+    if interests is None:
+        return {}
+    return {"interests": interests.interests, "exclusions": interests.exclusions}
 
 
 def _top_k(logits: np.ndarray, k: int, excluded: np.ndarray) -> list[int]:

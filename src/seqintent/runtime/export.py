@@ -37,11 +37,19 @@ from seqintent.data import ArtifactWriter, write_json
 from seqintent.errors import ArtifactError
 from seqintent.models import INPUT_NAMES, NextItemModel, NextItemNetwork
 from seqintent.models.features import DWELL_BUCKETS, FAMILY_NAMES, GAP_BUCKETS, HOURS, WEEKDAYS
+from seqintent.models.heads import IntentNetwork
+from seqintent.models.intent_config import parse_horizon
 from seqintent.runtime._folder import (
+    ANOMALY_DIR,
+    HEAD_OUTPUTS,
+    ITEM_CATEGORY_FILE,
     OUTPUT_EXPLANATION,
     OUTPUT_NEXT_ITEM,
     PRECISION_FILES,
     RUNTIME_VOCABULARIES,
+    IntentLabel,
+    IntentSpec,
+    InterestSpec,
     PrecisionInfo,
     RuntimeConfig,
     TokenSpec,
@@ -62,25 +70,52 @@ class ExplainedNetwork(nn.Module):
     ----------
     network:
         A trained :class:`~seqintent.models.NextItemNetwork` (left unchanged; hooks only read).
+    heads:
+        The Model's intent heads (:class:`~seqintent.models.heads.IntentHeads`), or None for a
+        next-item model. With heads, the graph also returns the heads' logits that are not empty
+        (``next_action``, ``next_family``, ``intents``, in that order).
     """
 
-    def __init__(self, network: NextItemNetwork) -> None:
+    def __init__(self, network: NextItemNetwork, heads: nn.Module | None = None) -> None:
         super().__init__()
         self.network = network
+        self.whole = None if heads is None else IntentNetwork(network, heads).eval()
+        self.head_outputs = (
+            []
+            if heads is None
+            else [n for n, size in zip(HEAD_OUTPUTS, heads.sizes, strict=True) if size > 0]
+        )
         self._block_inputs: list[tuple[torch.Tensor, torch.Tensor]] = []
         for block in network.encoder.blocks:
             block.register_forward_pre_hook(self._keep_input)
 
+    @property
+    def output_names(self) -> list[str]:
+        return [OUTPUT_NEXT_ITEM, OUTPUT_EXPLANATION, *self.head_outputs]
+
     def _keep_input(self, _module: nn.Module, args: tuple[torch.Tensor, torch.Tensor]) -> None:
         self._block_inputs.append((args[0], args[1]))
 
-    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         self._block_inputs = []
-        logits = self.network(*inputs)
-        action = inputs[INPUT_NAMES.index("action")]
-        weights = attention_rollout(list(self.network.encoder.blocks), self._block_inputs, action)
+        blocks = list(self.network.encoder.blocks)
+        if self.whole is None:
+            logits = self.network(*inputs)
+            heads: dict[str, torch.Tensor] = {}
+        else:
+            logits, action, family, intents = self.whole(*inputs)
+            heads = {"next_action": action, "next_family": family, "intents": intents}
+        action_codes = inputs[INPUT_NAMES.index("action")]
+        # the next-item pass runs first; a second (intent) pass, when there is one, is not explained
+        weights = attention_rollout(blocks, self._block_inputs[: len(blocks)], action_codes)
         self._block_inputs = []
-        return logits, weights
+        return (logits, weights, *(heads[name] for name in self.head_outputs))
+
+
+def explained_network(model: NextItemModel) -> ExplainedNetwork:
+    """The graph a Model exports to: next items, the roll-out, and its intent heads when it has them."""
+    heads = model.intents.heads if model.intents is not None else None
+    return ExplainedNetwork(model.network.eval(), heads).eval()
 
 
 def attention_rollout(
@@ -140,6 +175,7 @@ def export_runtime(
     *,
     int8: bool = False,
     overwrite: bool = False,
+    anomaly: str | Path | None = None,
     opset: int = DEFAULT_OPSET,
     tolerance: float = DEFAULT_TOLERANCE,
     seed: int = 0,
@@ -157,6 +193,9 @@ def export_runtime(
         on the fly).
     overwrite:
         Replace an existing Runtime folder.
+    anomaly:
+        An anomaly model folder (``seqintent anomaly fit``) to serve risk with; copied into the
+        Runtime as ``anomaly/``.
     opset:
         ONNX opset.
     tolerance:
@@ -178,9 +217,11 @@ def export_runtime(
     ort = require("onnxruntime", "exporting a runtime")
     require("onnx", "exporting a runtime")
     model_path = Path(model)
+    if anomaly is not None:
+        _check_anomaly(Path(anomaly))  # before the export's minutes, not after
     loaded = NextItemModel.from_pretrained(model_path)
     out_path = runtime_path_for(model_path) if out is None else Path(out)
-    graph = ExplainedNetwork(loaded.network.eval()).eval()
+    graph = explained_network(loaded)
     max_len = loaded.config.model.max_len
     example = check_inputs(loaded, 2, min(max_len, 8), seed)
     with ArtifactWriter(
@@ -198,9 +239,10 @@ def export_runtime(
                 tuple(example[n] for n in INPUT_NAMES),
                 str(fp32),
                 input_names=list(INPUT_NAMES),
-                output_names=[OUTPUT_NEXT_ITEM, OUTPUT_EXPLANATION],
+                output_names=graph.output_names,
                 dynamic_axes={n: {0: "batch", 1: "length"} for n in INPUT_NAMES}
-                | {OUTPUT_NEXT_ITEM: {0: "batch"}, OUTPUT_EXPLANATION: {0: "batch", 1: "length"}},
+                | {OUTPUT_NEXT_ITEM: {0: "batch"}, OUTPUT_EXPLANATION: {0: "batch", 1: "length"}}
+                | {n: {0: "batch"} for n in graph.head_outputs},
                 opset_version=opset,
                 dynamo=False,
             )
@@ -214,13 +256,62 @@ def export_runtime(
         (w.path / RuntimeFiles.VOCAB).mkdir()
         for name in RUNTIME_VOCABULARIES:
             shutil.copy2(model_path / ModelFiles.VOCAB / f"{name}.parquet", w.path / RuntimeFiles.VOCAB)
-        config = _runtime_config(loaded, used, opset, precisions)
+        config = _runtime_config(loaded, graph, used, opset, precisions)
+        if loaded.intents is not None:
+            # which category each item is in: exclusions (by category) leave their items out of next items
+            np.save(w.path / ITEM_CATEGORY_FILE, np.asarray(loaded.intents.profile.item_category, np.int32))
+        if anomaly is not None:
+            _copy_anomaly(Path(anomaly), w.path / ANOMALY_DIR)
         write_json(w.path / RuntimeFiles.CONFIG, config.model_dump(mode="json"))
         return w.commit({"model": str(model_path.resolve()), "dataset": loaded.dataset_manifest.get("name")})
 
 
+def _intent_spec(model: NextItemModel) -> IntentSpec | None:
+    """What the engine needs to turn head logits into answers: labels, calibration, interest settings."""
+    state = model.intents
+    if state is None:
+        return None
+    interests = state.config.interests
+    half_life = parse_horizon(interests.half_life)  # None for "session": the week explain.interests uses
+    return IntentSpec(
+        labels=[
+            IntentLabel(
+                name=spec.name, kind=spec.kind, horizon=None if spec.horizon is None else str(spec.horizon)
+            )
+            for spec in state.binary_labels
+        ],
+        next_action=getattr(state.class_label("next_action"), "name", None),
+        next_family=getattr(state.class_label("next_family"), "name", None),
+        calibration=state.calibration,
+        interests=InterestSpec(
+            half_life_s=half_life or 7 * 86400.0,
+            half_life_events=interests.half_life_events,
+            skip_dwell_s=interests.skip_dwell_s,
+            min_skips=interests.min_skips,
+            skip_share=interests.skip_share,
+            top=interests.top,
+        ),
+    )
+
+
+def _check_anomaly(folder: Path) -> None:
+    """Raise ArtifactError (naming the file) unless ``folder`` is an anomaly model folder that loads."""
+    from seqintent.anomaly import AnomalyDetector
+
+    AnomalyDetector.load(folder)
+
+
+def _copy_anomaly(source: Path, target: Path) -> None:
+    """Copy an anomaly model folder (``seqintent anomaly fit``) into the Runtime."""
+    shutil.copytree(source, target)
+
+
 def _runtime_config(
-    model: NextItemModel, used: list[str], opset: int, precisions: dict[str, PrecisionInfo]
+    model: NextItemModel,
+    graph: ExplainedNetwork,
+    used: list[str],
+    opset: int,
+    precisions: dict[str, PrecisionInfo],
 ) -> RuntimeConfig:
     spec, cfg = model.spec, model.config.model
     return RuntimeConfig(
@@ -237,10 +328,11 @@ def _runtime_config(
             important_slots=cfg.important_slots,
         ),
         inputs=used,
-        outputs=[OUTPUT_NEXT_ITEM, OUTPUT_EXPLANATION],
+        outputs=graph.output_names,
         opset=opset,
         precisions=precisions,
-        heads=["next_item"],
+        heads=["next_item", *graph.head_outputs],
+        intents=_intent_spec(model),
         model={
             "name": model.dataset_manifest.get("name"),
             "config": model.config.to_dict(),
@@ -252,14 +344,21 @@ def _runtime_config(
 def _compare(
     session: Any, graph: ExplainedNetwork, model: NextItemModel, used: list[str], max_len: int, seed: int
 ) -> tuple[float, float, float]:
-    """Max |ONNX - PyTorch| of logits and of explanations, and top-10 agreement, over the check shapes."""
-    diff = explain_diff = 0.0
+    """Max |ONNX - PyTorch| of next-item logits, of the other outputs (explanation, head logits), and
+    top-10 agreement, over the check shapes."""
+    diff = explain_diff = head_diff = 0.0
     agree, total = 0, 0
     for i, (batch, length) in enumerate(CHECK_SHAPES):
         x = check_inputs(model, batch, length or max_len, seed + 1 + i)
         with torch.no_grad():
-            want_logits, want_weights = (t.numpy() for t in graph(*(x[n] for n in INPUT_NAMES)))
-        got_logits, got_weights = session.run(None, {n: x[n].numpy() for n in used})
+            want = [t.numpy() for t in graph(*(x[n] for n in INPUT_NAMES))]
+        got = session.run(None, {n: x[n].numpy() for n in used})
+        want_logits, want_weights, got_logits, got_weights = want[0], want[1], got[0], got[1]
+        for w_head, g_head in zip(want[2:], got[2:], strict=True):  # head logits: finite past class 0
+            ok = np.isfinite(w_head)
+            if not np.array_equal(ok, np.isfinite(g_head)):
+                return math.inf, math.inf, 0.0
+            head_diff = max(head_diff, float(np.abs(g_head[ok] - w_head[ok]).max(initial=0.0)))
         finite = np.isfinite(want_logits)
         if not np.array_equal(finite, np.isfinite(got_logits)):
             return math.inf, math.inf, 0.0
@@ -269,7 +368,7 @@ def _compare(
         for g_row, w_row in zip(got_logits, want_logits, strict=True):
             agree += len(set(np.argsort(-g_row)[:k]) & set(np.argsort(-w_row)[:k]))
             total += k
-    return diff, explain_diff, agree / max(total, 1)
+    return diff, max(explain_diff, head_diff), agree / max(total, 1)
 
 
 def _check(

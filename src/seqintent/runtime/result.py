@@ -46,6 +46,16 @@ class Explanation(_Result):
     rationale: str = Field(description="one sentence on what drove the answer")
 
 
+class Risk(_Result):
+    """How unusual the user's newest session is under the anomaly model exported with the Runtime."""
+
+    score: float = Field(description="0-100, higher is riskier")
+    level: str = Field(description="low, medium, high or critical")
+    action: str = Field(description="recommended: allow, step_up or hold_for_review")
+    reasons: list[str] = Field(description="what made it unusual, strongest first")
+    session_events: int = Field(description="events of the session scored")
+
+
 class HistoryInfo(_Result):
     """What the engine made of the history."""
 
@@ -64,17 +74,26 @@ class PredictResult(_Result):
         default_factory=dict,
         description="probability of each next action, sums to 1 (empty without the head)",
     )
+    next_family: dict[str, float] = Field(
+        default_factory=dict,
+        description="probability of each next action family (browse, engage, convert …), sums to 1 "
+        "(empty without the head)",
+    )
     intents: dict[str, float] = Field(
         default_factory=dict,
         description="probability of each intent within its horizon (empty without heads)",
     )
     interests: list[dict[str, float | str]] = Field(
         default_factory=list,
-        description="categories and their share of recent engagement (empty without heads)",
+        description="categories (or items) and their share of recent engagement, largest first "
+        "(empty without heads)",
     )
     exclusions: list[str] = Field(
-        default_factory=list, description="categories the user repeatedly rejects (empty without heads)"
+        default_factory=list,
+        description="categories (items, for a log without categories) the user repeatedly skips fast or "
+        "dislikes; their items are left out of next_items (empty without heads)",
     )
+    risk: Risk | None = Field(None, description="risk of the newest session (None: no anomaly model)")
     explanation: Explanation | None = Field(None, description="why (None when not asked or from popularity)")
     cold_start: bool = Field(description="the history had nothing the model can infer from")
     source: Source = Field(description="model: inferred now; cache: an earlier answer; popularity: fallback")

@@ -3,7 +3,9 @@
 Tiered answers for a stored user, cheapest first:
 
 1. **cache** — the user's ``engaged`` counter (kept by the event store) has not moved since a
-   cached answer for the same parameters was computed, and it is younger than the TTL;
+   cached answer for the same parameters was computed, and it is younger than the TTL; what is read
+   off the history without the model (interests, exclusions, risk) is brought up to date when other
+   events arrived since, and the model runs again if that moved the exclusions;
 2. **popularity** — the history has nothing the model can infer from (no readable event with an
    item the model knows): the most frequent training items, without running the model;
 3. **model** — encode the history, run the graph (micro-batched with concurrent requests), cache.
@@ -102,10 +104,13 @@ class IntentService:
         """The predict result for a stored user (with explanation), from the cheapest tier that can answer."""
         state = self.store.state(user_id)
         cached = self.cache.get(user_id, params, engaged=state.engaged)
-        self._count_lookup(cached is not None)
         if cached is not None:
-            self._count("cache")
-            return cached.model_copy(update={"source": "cache"})
+            fresh = self._refreshed(user_id, params, cached)
+            if fresh is not None:
+                self._count_lookup(True)
+                self._count("cache")
+                return fresh.model_copy(update={"source": "cache"})
+        self._count_lookup(False)
         limit = self._read_limit()
         history = self.store.history(user_id, limit=limit)
         if limit is not None and len(history.events) == limit:
@@ -113,8 +118,36 @@ class IntentService:
             if readable <= self.engine.max_len:  # actions the model ignores took part of the window
                 history = self.store.history(user_id)
         result = self._predict(history.events, user_id=user_id, params=params)
-        self.cache.put(user_id, params, engaged=history.state.engaged, value=result)
+        self.cache.put(user_id, params, engaged=history.state.engaged, value=(result, history.state.version))
         return result
+
+    def _refreshed(
+        self, user_id: str, params: AnswerParams, cached: tuple[PredictResult, int]
+    ) -> PredictResult | None:
+        """A cached answer brought up to date without the model, or None when the model must run again.
+
+        Events that leave the model's answer as it was may still arrive after it was cached (a view
+        of an item the model never saw). They change what is read off the history without the model:
+        interests, exclusions and risk are computed again. Exclusions filter the next items, so when
+        they moved the model runs again.
+        """
+        result, version = cached
+        engine = self.engine
+        if engine.intents is None and not engine.has_risk:
+            return result
+        history = self.store.history(user_id)
+        if history.state.version == version:
+            return result
+        interests = engine.interests(history.events)
+        exclusions = interests.exclusions if interests is not None else []
+        if exclusions != result.exclusions:
+            return None
+        update: dict[str, Any] = {"risk": engine.risk(history.events, user_id)}
+        if interests is not None:
+            update["interests"] = interests.interests
+        fresh = result.model_copy(update=update)
+        self.cache.put(user_id, params, engaged=history.state.engaged, value=(fresh, history.state.version))
+        return fresh
 
     def predict(
         self, events: Sequence[Mapping[str, Any]], params: AnswerParams, *, explain: bool
@@ -133,13 +166,12 @@ class IntentService:
         if self._tiered_out(encoded):
             self._count("popularity")
             return self.engine.popularity(ordered, encoded, user_id=None, k=params.k)
-        logits, weights = await self.engine.batcher.submit_async(encoded)
+        row = await self.engine.batcher.submit_async(encoded)
         self._count("model")
         return self.engine.result(
             ordered,
             encoded,
-            logits,
-            weights,
+            row,
             user_id=None,
             k=params.k,
             at_ms=at_ms,
@@ -161,13 +193,12 @@ class IntentService:
         if self._tiered_out(encoded):
             self._count("popularity")
             return engine.popularity(events, encoded, user_id=user_id, k=params.k)
-        logits, weights = engine.batcher.submit(encoded)
+        row = engine.batcher.submit(encoded)
         self._count("model")
         return engine.result(
             events,
             encoded,
-            logits,
-            weights,
+            row,
             user_id=user_id,
             k=params.k,
             at_ms=at_ms,
@@ -181,9 +212,12 @@ class IntentService:
 
     def _read_limit(self) -> int | None:
         """Events to read from the store: the model's window and the event before it (for its time gap),
-        with room for events it ignores; all of them under importance truncation."""
+        with room for events it ignores; all of them under importance truncation, or when the Runtime
+        answers interests and exclusions (they read the whole stored history)."""
         truncation = self.engine.runtime.config.truncation
-        return None if truncation.rule == "importance" else 2 * truncation.max_len + 1
+        if truncation.rule == "importance" or self.engine.intents is not None:
+            return None
+        return 2 * truncation.max_len + 1
 
     def _count(self, source: str) -> None:
         if self.metrics is not None:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from seqintent.runtime import Explanation, ItemScore, PredictResult
+from seqintent.runtime import Explanation, ItemScore, PredictResult, Risk
 from seqintent.runtime.result import Source
 from seqintent.serve.deps import ApiError, ServiceDep, answer_params, authorize, invalid, json_response
 
@@ -48,7 +48,7 @@ def intent(
     explain: EXPLAIN = True,
     exclude_seen: EXCLUDE_SEEN = False,
 ) -> Response:
-    """Everything the model says about the user: next items, next action, intents, interests, why."""
+    """Everything about the user: next items, next action, intents, interests, exclusions, risk, why."""
     result = service.answer(user_id, answer_params(service, k, at, exclude_seen))
     return json_response(result if explain else result.model_copy(update={"explanation": None}))
 
@@ -76,14 +76,23 @@ def explain(user_id: str, service: ServiceDep, at: AT = None) -> Response:
     return json_response(ExplainOut(user_id=user_id, explanation=result.explanation, source=result.source))
 
 
-@router.get("/risk")
-def risk(user_id: str) -> None:
-    """Risk of the user's recent behaviour (needs a Runtime exported with an anomaly model)."""
-    raise ApiError(
-        501,
-        "not_available",
-        "this runtime has no anomaly model: risk scoring is not available",
-    )
+class RiskOut(BaseModel):
+    user_id: str
+    risk: Risk | None = Field(description="risk of the newest session (None: no stored events)")
+
+
+@router.get("/risk", response_model=RiskOut, response_model_exclude_none=True)
+def risk(user_id: str, service: ServiceDep) -> Response:
+    """Risk of the user's newest session (needs a Runtime exported with ``--anomaly``; 501 otherwise)."""
+    if not service.engine.has_risk:
+        raise ApiError(
+            501,
+            "not_available",
+            "this runtime has no anomaly model: risk scoring is not available "
+            "(export the model with --anomaly ANOMALY_DIR)",
+        )
+    history = service.store.history(user_id, limit=service.settings.max_events_per_user)
+    return json_response(RiskOut(user_id=user_id, risk=service.engine.risk(history.events, user_id)))
 
 
 @router.get("/events", response_model=HistoryOut)
