@@ -115,6 +115,14 @@ def inject(
     return pa.concat_tables([real, fake]), kinds
 
 
+def _session_ids_from_index(table: pa.Table) -> pa.Table:
+    """The ingested table's per-user session number as the ``session_id`` column (replacing the
+    column the Dataset already has, empty for Taobao), so session units match :func:`inject`'s."""
+    if Columns.SESSION in table.column_names:
+        table = table.drop_columns([Columns.SESSION])
+    return table.append_column(Columns.SESSION, pc.cast(table[Columns.SESSION_INDEX], pa.string()))
+
+
 def _labels(results_units: list[str], kinds: dict[str, str]) -> np.ndarray:
     return np.array([1 if u in kinds else 0 for u in results_units])
 
@@ -174,7 +182,7 @@ def run(work: Path, seed: int) -> dict[str, Any]:
     forest_frames = {}
     for name, table in (("train", parts["train"]), ("valid", valid), ("test", test)):
         if name == "train":
-            table = table.append_column(Columns.SESSION, pc.cast(table[Columns.SESSION_INDEX], pa.string()))
+            table = _session_ids_from_index(table)
         forest_frames[name] = session_features(AnomalyDetector().fit(parts["train"]).frame(table))
     forest = IsolationForest(n_estimators=300, random_state=seed).fit(forest_frames["train"][1])
     units_v, x_v = forest_frames["valid"]
