@@ -17,12 +17,17 @@ SHARED = Path(
 )
 
 
-def trained_model(dataset: Dataset, config: dict[str, Any], work: Path) -> tuple[NextItemModel, bool]:
+def trained_model(
+    dataset: Dataset, config: dict[str, Any], work: Path, cache_key: str = ""
+) -> tuple[NextItemModel, bool]:
     """Train a next-item model, or reuse the one a previous run left in ``work`` for the same
-    config and Dataset (so a rerun with ``--work`` skips training). Returns (model, reused)."""
+    config, Dataset and ``cache_key`` (what else decides the training data, e.g. a seeded subset), so a
+    rerun with ``--work`` skips training. Returns (model, reused)."""
     key = hashlib.sha256(
         json.dumps(
-            {"config": config, "dataset": dataset.manifest.get("source")}, sort_keys=True, default=str
+            {"config": config, "dataset": dataset.manifest.get("source"), "extra": cache_key},
+            sort_keys=True,
+            default=str,
         ).encode()
     ).hexdigest()[:12]
     path = work / f"model-{key}"

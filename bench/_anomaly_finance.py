@@ -32,6 +32,12 @@ from seqintent.simulate import load_truth, simulate
 
 DAY_MS = 86_400_000
 MAX_FPR = 0.01
+PROTOCOL = (
+    "two finance simulations (validation seed 2s+1, test seed 2s+2), 60 days, profiles fitted on the 14"
+    " warm-up days, later sessions scored day by day (profiles updated nightly); positives = planted"
+    " takeovers, negatives = every other session incl. lookalikes (the takeover's events in another order)"
+    " and benign decoys (new device, new payee, large known payment, usual night use)"
+)
 ORDER_BLIND = """\
 rules:
   - name: issue_example
@@ -127,4 +133,5 @@ def run(work: Path, seed: int, users: int = 2000) -> dict[str, Any]:
         **{k: best[k] for k in ("recall", "fpr", "precision", "f1", "roc_auc")},
         "variants": out,
         "users": users,
+        "protocol": PROTOCOL,
     }

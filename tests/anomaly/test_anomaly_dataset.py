@@ -73,10 +73,7 @@ LABELLED = {
 }
 
 
-def test_evaluate_anomalies_on_a_labelled_dataset(tmp_path):
-    from seqintent.anomaly import AnomalyConfig, RuleSet
-    from seqintent.anomaly.evaluation import evaluate_anomalies
-
+def _labelled_dataset(tmp_path):
     source = {
         "user_id": "uid",
         "time": {"column": "t", "unit": "ms"},
@@ -87,11 +84,20 @@ def test_evaluate_anomalies_on_a_labelled_dataset(tmp_path):
     for part, rows in LABELLED.items():
         (tmp_path / f"{part}.csv").write_text("uid,t,act,dev,lab\n" + "\n".join(rows) + "\n")
         sources.append({**source, "path": f"{part}.csv", "split": part, "attrs": {"label": "lab"}})
-    ds = ingest(
+    return ingest(
         tmp_path, {"name": "labelled", "sources": sources, "split": {"kind": "given"}}, tmp_path / "ds"
     )
-    rules = RuleSet.from_yaml("rules:\n  - name: pc\n    when: 'device == \"pc\" AND login'\n    risk: 70\n")
-    detector = AnomalyDetector(AnomalyConfig(unit="user"), rules).fit(ds)
+
+
+PC_RULE = "rules:\n  - name: pc\n    when: 'device == \"pc\" AND login'\n    risk: 70\n"
+
+
+def test_evaluate_anomalies_on_a_labelled_dataset(tmp_path):
+    from seqintent.anomaly import AnomalyConfig, RuleSet
+    from seqintent.anomaly.evaluation import evaluate_anomalies
+
+    ds = _labelled_dataset(tmp_path)
+    detector = AnomalyDetector(AnomalyConfig(unit="user"), RuleSet.from_yaml(PC_RULE)).fit(ds)
     out = evaluate_anomalies(detector, ds)
     assert (out["threshold"], out["threshold_from"]) == (70.0, "valid")
     m = out["metrics"]
@@ -99,3 +105,38 @@ def test_evaluate_anomalies_on_a_labelled_dataset(tmp_path):
     assert (m["precision"], m["recall"], m["roc_auc"]) == (1.0, 1.0, 1.0)
     with pytest.raises(ColumnError, match="no such event attribute"):
         evaluate_anomalies(detector, ds, label_attr="lable")
+
+
+def test_cli_evaluate_reports_detection_metrics_with_a_validation_threshold(tmp_path):
+    _labelled_dataset(tmp_path)
+    (tmp_path / "rules.yaml").write_text(PC_RULE)
+    (tmp_path / "config.yaml").write_text("unit: user\n")
+    fit = CliRunner().invoke(
+        main,
+        [
+            "anomaly",
+            "fit",
+            str(tmp_path / "ds"),
+            "-o",
+            str(tmp_path / "m"),
+            "--rules",
+            str(tmp_path / "rules.yaml"),
+            "--config",
+            str(tmp_path / "config.yaml"),
+        ],
+    )
+    assert fit.exit_code == 0, fit.output
+    result = CliRunner().invoke(
+        main, ["anomaly", "evaluate", str(tmp_path / "m"), str(tmp_path / "ds"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert (out["split"], out["threshold"], out["threshold_from"]) == ("test", 70.0, "valid")
+    m = out["metrics"]
+    assert (m["precision"], m["recall"], m["f1"], m["fpr"], m["roc_auc"], m["pr_auc"]) == (1, 1, 1, 0, 1, 1)
+    assert m["fpr_at_90_recall"] == 0.0
+    text = CliRunner().invoke(
+        main, ["anomaly", "evaluate", str(tmp_path / "m"), str(tmp_path / "ds"), "--threshold", "101"]
+    )
+    assert text.exit_code == 0, text.output
+    assert "threshold=101 (given)" in text.output and "recall             0.0000" in text.output

@@ -35,6 +35,7 @@ from seqintent.anomaly.metrics import (
     roc_auc,
     threshold_at_fpr,
 )
+from seqintent.anomaly.novelty import SequenceNovelty
 from seqintent.anomaly.profile import AmountStats, ProfileStore, UserProfile
 from seqintent.anomaly.risk import Reason, RiskResult
 from seqintent.anomaly.rules import (
@@ -61,6 +62,7 @@ __all__ = [
     "Rule",
     "RuleError",
     "RuleSet",
+    "SequenceNovelty",
     "SequenceSurprise",
     "SignalWeights",
     "UserProfile",
