@@ -135,6 +135,10 @@ def test_cli_evaluate_reports_detection_metrics_with_a_validation_threshold(tmp_
     m = out["metrics"]
     assert (m["precision"], m["recall"], m["f1"], m["fpr"], m["roc_auc"], m["pr_auc"]) == (1, 1, 1, 0, 1, 1)
     assert m["fpr_at_90_recall"] == 0.0
+    # the main evaluate command recognises an anomaly model and reports the same
+    same = CliRunner().invoke(main, ["evaluate", str(tmp_path / "m"), str(tmp_path / "ds"), "--json"])
+    assert same.exit_code == 0, same.output
+    assert json.loads(same.output) == out
     text = CliRunner().invoke(
         main, ["anomaly", "evaluate", str(tmp_path / "m"), str(tmp_path / "ds"), "--threshold", "101"]
     )

@@ -39,8 +39,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 )
 @click.option("--no-intents", "no_intents", is_flag=True, help="Skip the intent labels (next items only).")
 @json_option
+@click.pass_context
 @handle_errors
 def evaluate_command(
+    ctx: click.Context,
     model: Path,
     dataset: Path,
     split: str,
@@ -54,9 +56,18 @@ def evaluate_command(
 ) -> None:
     """Rank every held-out item of DATASET's split with MODEL and the baselines.
 
+    An anomaly model (`seqintent anomaly fit`) is evaluated as `seqintent anomaly evaluate` does:
+    precision, recall, F1, ROC-AUC, PR-AUC and the FPR at 90% recall on a labelled Dataset.
+
     Example: seqintent evaluate models/beauty data/beauty --baselines pop,recent --json
     """
     from seqintent.evaluate import evaluate_model
+
+    if _is_anomaly_model(model):
+        from seqintent.cli.cmd_anomaly import evaluate_command as anomaly_evaluate
+
+        ctx.invoke(anomaly_evaluate, model=str(model), dataset=str(dataset), split=split, as_json=as_json)
+        return
 
     report = evaluate_model(
         model,
@@ -88,3 +99,11 @@ def evaluate_command(
         from seqintent.cli.cmd_predict import echo_intent_table
 
         echo_intent_table(report["intents"], report.get("cold_start"))
+
+
+def _is_anomaly_model(folder: Path) -> bool:
+    from seqintent.data.artifact import read_json
+    from seqintent.schema import AnomalyFiles
+
+    manifest = folder / "manifest.json"
+    return manifest.is_file() and read_json(manifest).get("kind") == AnomalyFiles.KIND_MODEL
