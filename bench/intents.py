@@ -57,6 +57,7 @@ from seqintent.train.multitask import train_intents  # noqa: E402
 SHARED = Path(os.environ.get("SEQINTENT_SHARED_DATA", ROOT / ".." / "shared" / "data")).resolve()
 OUT = ROOT / "bench" / "out" / "intents"
 CONFIGS = ROOT / "bench" / "configs"
+MIN_COLD_EXAMPLES = 100
 MARK_START, MARK_END = "<!-- intents:start -->", "<!-- intents:end -->"
 
 DATASETS: dict[str, dict[str, Any]] = {
@@ -80,6 +81,8 @@ DATASETS: dict[str, dict[str, Any]] = {
     },
     "sim-content": {
         "simulate": ("content", 1200),
+        # whole users held out: their first events are the cold-start test (users unseen in training)
+        "split": {"kind": "by_user", "fractions": [0.8, 0.1, 0.1], "seed": 0},
         "truth_label": "churn_7d",
         "cause_signal": "fatigue_churn",
         "target": "truth AUC >= 0.9 where LightGBM <= 0.75",
@@ -105,6 +108,12 @@ def prepare(name: str) -> Dataset:
         sim = [*exe, "simulate", "--scenario", scenario, "--users", str(users), "--seed", "0", "-o", str(log)]
         subprocess.run(sim, check=True, env=env)
         cmd = [*exe, "ingest", "--preset", "simulator", str(log), "-o", str(folder)]
+        if "split" in spec:  # the simulator preset with another split
+            preset = yaml.safe_load((ROOT / "src" / "seqintent" / "configs" / "simulator.yaml").read_text())
+            preset["split"] = spec["split"]
+            config = OUT / "sim" / f"{name}.yaml"
+            config.write_text(yaml.safe_dump(preset, sort_keys=False))
+            cmd = [*exe, "ingest", "--config", str(config), str(log), "-o", str(folder)]
     subprocess.run(cmd, check=True, env=env)
     return Dataset.load(folder)
 
@@ -348,6 +357,11 @@ def _fmt(x: Any) -> str:
     return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.3f}"
 
 
+def _pair(metrics: dict[str, Any]) -> str:
+    """``AUC / PR-AUC`` of one scorer (class labels: one-vs-rest weighted by class frequency)."""
+    return f"{_fmt(metrics.get('AUC'))} / {_fmt(metrics.get('PR_AUC'))}"
+
+
 def _row(*cells: Any) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -364,8 +378,8 @@ def markdown(results: dict[str, Any]) -> str:
         "validation cuts. AUC and ECE on the test cuts (ECE of the heads before → after calibration).",
         "Figures from `python bench/intents.py NAME --modes …`, table from `--table --write-md`.",
         "",
-        _row("data", "label", "mode", "test cuts", "heads AUC", "LightGBM AUC", "logreg AUC")
-        + " heads − LightGBM | ECE before → after | target |",
+        _row("data", "label", "mode", "test cuts", "heads AUC / PR-AUC", "LightGBM AUC / PR-AUC")
+        + " logreg AUC / PR-AUC | heads − LightGBM AUC | heads ECE before → after | target |",
         _row(*["---"] * 10),
     ]
     for name, r in results.items():
@@ -377,8 +391,8 @@ def markdown(results: dict[str, Any]) -> str:
                 met = "" if margin is None or diff is None else ("met" if diff >= margin else "not met")
                 ece = f"{_fmt(m['ECE_uncalibrated'])} → {_fmt(m['ECE'])}"
                 lines.append(
-                    _row(name, label, mode, e["examples"], _fmt(m["AUC"]), _fmt(g.get("AUC")))
-                    + f" {_fmt(lr.get('AUC'))} | {_fmt(diff)} | {ece} | {met} |"
+                    _row(name, label, mode, e["examples"], _pair(m), _pair(g))
+                    + f" {_pair(lr)} | {_fmt(diff)} | {ece} | {met} |"
                 )
     lines += [
         "",
@@ -402,21 +416,41 @@ def markdown(results: dict[str, Any]) -> str:
                 _row(name, t["label"], mode, t["examples"], _fmt(t["model"]), _fmt(t["lightgbm"]))
                 + f" {_fmt(t['logreg'])} | {cause} | {met} |"
             )
-    lines += ["", "Cold start: next item after test histories of at most 5 events (NDCG@10 / HR@10).", ""]
     lines += [
-        _row("data", "mode", "examples", "blend", "raw model", "segment popularity", "segments by"),
-        _row(*["---"] * 7),
+        "",
+        "Cold start: next item after test histories of at most 5 events (NDCG@10 / HR@10), ranked by",
+        "the raw model, by popularity (of the user's segment, else global) and by the blend",
+        "`w · model + (1 − w) · popularity`, `w = n / (n + kappa)`, kappa chosen on validation users'",
+        f"short histories. Rows with fewer than {MIN_COLD_EXAMPLES} examples are left out (too few to tell).",
+        "",
+        _row(
+            "data",
+            "mode",
+            "examples",
+            "blend",
+            "raw model",
+            "popularity",
+            "kappa",
+            "segments by",
+            "blend best?",
+        ),
+        _row(*["---"] * 9),
     ]
     for name, r in results.items():
         for mode, entry in r["modes"].items():
             c = entry.get("cold_start", {})
-            if not c.get("examples"):
+            if c.get("examples", 0) < MIN_COLD_EXAMPLES:
                 continue
-            seg = entry["training"]["profile"].get("segment_by") or ["(everyone)"]
+            profile = entry["training"]["profile"]
+            seg = profile.get("segment_by") or ["(everyone)"]
             cells = [
                 f"{_fmt(c[k]['NDCG@10'])} / {_fmt(c[k]['HR@10'])}" for k in ("blend", "model", "popularity")
             ]
-            lines.append(_row(name, mode, c["examples"], *cells, ", ".join(seg)))
+            best = all(c["blend"]["NDCG@10"] > c[k]["NDCG@10"] for k in ("model", "popularity"))
+            lines.append(
+                _row(name, mode, c["examples"], *cells, profile.get("kappa", "–"), ", ".join(seg))
+                + (" met |" if best else " not met |")
+            )
     lines += ["", "Training (wall seconds; phases: best epoch / epochs run, seconds per epoch).", ""]
     lines += [_row("data", "mode", "wall s", "phases"), _row(*["---"] * 4)]
     for name, r in results.items():
