@@ -444,7 +444,7 @@ def markdown(results: dict[str, Any]) -> str:
         "Cold start: next item after test histories of at most 5 events (NDCG@10 / HR@10), ranked by",
         "the raw model, by popularity (of the user's segment, else global) and by the blend",
         "`w · model + (1 − w) · popularity`, `w = n / (n + kappa)`, kappa chosen on validation users'",
-        f"short histories. Rows with fewer than {MIN_COLD_EXAMPLES} examples are left out (too few to tell).",
+        f"short histories. Rows with fewer than {MIN_COLD_EXAMPLES} examples are not scored.",
         "",
         _row(
             "data",
@@ -463,6 +463,7 @@ def markdown(results: dict[str, Any]) -> str:
         for mode, entry in r["modes"].items():
             c = entry.get("cold_start", {})
             if c.get("examples", 0) < MIN_COLD_EXAMPLES:
+                lines.append(_row(name, mode, c.get("examples", 0), *["–"] * 5, "too few examples"))
                 continue
             profile = entry["training"]["profile"]
             seg = profile.get("segment_by") or ["(everyone)"]
