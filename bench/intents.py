@@ -439,7 +439,7 @@ Notes.
   nothing there, it is not a bug). The content log split by user and KuaiRand (many short users)
   carry the figure. On content the blend ties the raw model (kappa chosen on 144 validation cuts):
   the model, trained on every training user's first events, already ranks short histories well.
-- Taobao purchase: LightGBM is at or below 0.5 AUC on these test cuts (it overfits the training
+- Taobao purchase: LightGBM is near 0.5 AUC on these test cuts (it overfits the training
   days), so "heads ≥ LightGBM + 0.03" is a weak bar; logistic regression on the same features is
   the stronger baseline (compare the logreg column). Calibration maps fitted on validation users'
   earlier cuts do not always carry to the test day (ECE can rise, e.g. joint purchase_3d).
