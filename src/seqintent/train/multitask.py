@@ -158,6 +158,9 @@ def prepare_intents(
     ni &= np.arange(n) > tokens.user_start
     if next_item_before_test and plan.test_start_s is not None:
         ni &= tokens.time_s < plan.test_start_s
+    # Validation users' events are no next-item targets: their next items choose the cold-start
+    # kappa (and score pre-training), which memorised targets would make look far too good.
+    ni &= ~np.isin(tokens.user, plan.valid_users)
     data = IntentData(
         tokens=tokens,
         plan=plan,
