@@ -449,8 +449,8 @@ Notes.
   targets, so kappa was chosen on memorised next items (KuaiRand validation NDCG@10 0.114 for
   the raw model vs 0.030 on test, kappa 0). They are no longer targets; KuaiRand was re-run
   after that change (kappa then goes to pure segment popularity, which the blend equals: not
-  met). The Taobao and ecommerce runs above predate it (their blends are unaffected only where
-  too few or no cold cuts exist); the content log is split by user and was never affected.
+  met). The Taobao and ecommerce runs above predate it (their kappa may have been chosen on
+  memorised targets too); the content log is split by user and was never affected.
 - KuaiRand (30 % of users, 4-minute phases): the heads trail LightGBM and logistic regression on
   every label (not met).
 - Taobao purchase: LightGBM is near 0.5 AUC on these test cuts (it overfits the training
