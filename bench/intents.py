@@ -479,7 +479,7 @@ def markdown(results: dict[str, Any]) -> str:
         "users' cuts then restores the probabilities (the ECE column).",
         "",
         "Compute: every phase is capped by wall time (`--set intents.train.max_minutes=…` in the",
-        "commands) on 2 CPU cores shared by several jobs (load average 6–8 during these runs), so the",
+        "commands) on 2 CPU cores shared by several jobs (load average 1–8 during these runs), so the",
         "heads are under-trained — see the epochs run in the training table at the end.",
         "",
         _row("data", "events", "users", "command"),
