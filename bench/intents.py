@@ -57,6 +57,7 @@ from seqintent.train.multitask import train_intents  # noqa: E402
 SHARED = Path(os.environ.get("SEQINTENT_SHARED_DATA", ROOT / ".." / "shared" / "data")).resolve()
 OUT = ROOT / "bench" / "out" / "intents"
 CONFIGS = ROOT / "bench" / "configs"
+MIN_COLD_EXAMPLES = 100
 MARK_START, MARK_END = "<!-- intents:start -->", "<!-- intents:end -->"
 
 DATASETS: dict[str, dict[str, Any]] = {
@@ -69,6 +70,8 @@ DATASETS: dict[str, dict[str, Any]] = {
     "kuairand": {
         "preset": "kuairand",
         "source": "kuairand-pure-standard-0425-0508",
+        # a seeded share of users (the whole log takes hours on 2 shared cores); None: every user
+        "user_share": float(os.environ.get("SEQINTENT_KUAIRAND_USER_SHARE", "0.3")),
         "target": "transformer >= LightGBM",
         "margin": 0.0,
     },
@@ -80,6 +83,8 @@ DATASETS: dict[str, dict[str, Any]] = {
     },
     "sim-content": {
         "simulate": ("content", 1200),
+        # whole users held out: their first events are the cold-start test (users unseen in training)
+        "split": {"kind": "by_user", "fractions": [0.8, 0.1, 0.1], "seed": 0},
         "truth_label": "churn_7d",
         "cause_signal": "fatigue_churn",
         "target": "truth AUC >= 0.9 where LightGBM <= 0.75",
@@ -97,6 +102,8 @@ def prepare(name: str) -> Dataset:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     if "preset" in spec:
         source = SHARED / spec["source"]
+        if spec.get("user_share"):
+            source = subsample_users(source, OUT / "sources" / name, spec["user_share"])
         cmd = [*exe, "ingest", "--preset", spec["preset"], str(source), "-o", str(folder)]
     else:
         scenario, users = spec["simulate"]
@@ -105,8 +112,44 @@ def prepare(name: str) -> Dataset:
         sim = [*exe, "simulate", "--scenario", scenario, "--users", str(users), "--seed", "0", "-o", str(log)]
         subprocess.run(sim, check=True, env=env)
         cmd = [*exe, "ingest", "--preset", "simulator", str(log), "-o", str(folder)]
+        if "split" in spec:  # the simulator preset with another split
+            preset = yaml.safe_load((ROOT / "src" / "seqintent" / "configs" / "simulator.yaml").read_text())
+            preset["split"] = spec["split"]
+            config = OUT / "sim" / f"{name}.yaml"
+            config.write_text(yaml.safe_dump(preset, sort_keys=False))
+            cmd = [*exe, "ingest", "--config", str(config), str(log), "-o", str(folder)]
     subprocess.run(cmd, check=True, env=env)
     return Dataset.load(folder)
+
+
+def subsample_users(source: Path, folder: Path, share: float, seed: int = 0) -> Path:
+    """A copy of a KuaiRand-style folder whose event log keeps a seeded share of users (whole histories).
+
+    The feature files are linked, not copied; the user choice hashes the user id with ``seed``.
+    """
+    import gzip
+    import hashlib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.name.startswith("log_") or (folder / path.name).exists():
+            continue
+        (folder / path.name).symlink_to(path)
+    for log in source.glob("log_*.csv.gz"):
+        kept = total = 0
+        with gzip.open(log, "rt") as fin, gzip.open(folder / log.name, "wt") as fout:
+            header = fin.readline()
+            fout.write(header)
+            user_col = header.rstrip("\n").split(",").index("user_id")
+            for line in fin:
+                total += 1
+                user = line.split(",", user_col + 1)[user_col]
+                digest = hashlib.blake2b(f"{seed}:{user}".encode(), digest_size=8).digest()
+                if int.from_bytes(digest, "big") / 2**64 < share:
+                    fout.write(line)
+                    kept += 1
+        print(f"{log.name}: kept {kept:,} of {total:,} rows ({share:.0%} of users)", file=sys.stderr)
+    return folder
 
 
 def load_configs(name: str, mode: str, overrides: list[str]) -> tuple[NextItemConfig, IntentConfig]:
@@ -191,6 +234,7 @@ def truth_evaluation(name: str, ds: Dataset, model: Any) -> dict[str, Any]:
     for kind in ("lightgbm", "logreg"):
         base = TabularBaseline(kind).fit(features(train), values[train], features(valid), values[valid])  # type: ignore[arg-type]
         out[kind] = round(roc_auc(y, base.predict_proba(features(cuts_arr))), 4)
+    out["strongest_hand_feature"] = strongest_hand_feature(ds, tokens, cuts_arr, y)
     # the log label at the same cuts (how noisy the log label is against the truth)
     log_label = values[cuts_arr]
     ok = ~np.isnan(log_label)
@@ -210,6 +254,23 @@ def truth_evaluation(name: str, ds: Dataset, model: Any) -> dict[str, Any]:
     if truth.scenario == "content":
         out["interests"] = interests_against_truth(truth, ds, model)
     return out
+
+
+def strongest_hand_feature(ds: Dataset, tokens: Any, cuts: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """The single hand feature that best separates the planted truth (a diagnostic, not a model).
+
+    Its direction is read off the same cuts, so the figure is an upper bound of what that one
+    feature gives; it shows whether a "traditional" feature already sees the planted order.
+    """
+    from seqintent.models.hand_features import hand_features
+
+    X, names = hand_features(ds, tokens, cuts)  # noqa: N806
+    best = {"feature": None, "AUC": 0.5}
+    for j, feature in enumerate(names):
+        auc = roc_auc(y, np.nan_to_num(X[:, j], nan=-1.0))
+        if max(auc, 1 - auc) > best["AUC"]:
+            best = {"feature": feature, "AUC": round(max(auc, 1 - auc), 4)}
+    return best
 
 
 def interests_against_truth(truth: Any, ds: Dataset, model: Any, min_events: int = 30) -> dict[str, Any]:
@@ -294,6 +355,7 @@ def run(name: str, modes: list[str], overrides: list[str], tag: str | None) -> d
         "events": ds.n_events,
         "users": ds.n_users,
         "target": DATASETS[name]["target"],
+        "user_share": DATASETS[name].get("user_share"),
         "command": "python bench/intents.py " + " ".join(sys.argv[1:]),
         "modes": {},
     }
@@ -348,8 +410,54 @@ def _fmt(x: Any) -> str:
     return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.3f}"
 
 
+def _pair(metrics: dict[str, Any]) -> str:
+    """``AUC / PR-AUC`` of one scorer (class labels: one-vs-rest weighted by class frequency)."""
+    return f"{_fmt(metrics.get('AUC'))} / {_fmt(metrics.get('PR_AUC'))}"
+
+
 def _row(*cells: Any) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+# What the runs showed beyond the tables (diagnostics with their commands), kept with the table.
+NOTES = """
+Notes.
+
+- Simulator content, churn: the heads stay near AUC 0.5 on both the log label and the planted
+  truth, while LightGBM reaches 0.8–0.87. The information is in the heads' own inputs: a linear
+  probe on the one-hot dwell buckets and actions of the newest 10 events gets validation AUC 0.838
+  on the log label (`python bench/intents_probe.py sim-content churn_7d --events 10`). So this is a
+  training failure of the heads (a rare label, 0.5 % positives; heads on the last hidden state of
+  an encoder pre-trained for next items; 3–6 epochs in the time cap), not a label or leakage bug;
+  weighting positives (sqrt) did not fix it within the cap. Not met.
+- The content scenario's "only order tells" does not hold against recency windows: a fading
+  session ends with short plays before its two random tail plays, so the mean dwell of the newest
+  5 events alone separates the planted churn (the "strongest single hand feature" column), which
+  is why LightGBM exceeds 0.75 there and the target's premise fails.
+- Cold start: Taobao's time split has few test histories of at most 5 events (199), and no
+  ranking puts the next item in the top 10 of 55k items for any of them (all 0: the figure says
+  nothing there, it is not a bug). The content log split by user and KuaiRand (many short users)
+  carry the figure. On content the blend ties the raw model (kappa chosen on 144 validation cuts):
+  the model, trained on every training user's first events, already ranks short histories well.
+- Simulator ecommerce, planted intent (return later vs research then leave, order only): the heads
+  reach about 0.78 where LightGBM and logistic regression are at chance, but not 0.9 (not met).
+  Fine-tuning was still improving at its last allowed epoch (see the training table: the epoch
+  cap of `bench/configs/intents_sim-ecommerce.yaml` stopped it, not validation), and the log
+  label it learns from agrees with the truth on only about 80 % of the truth cuts (other buys
+  within 7 days), so longer training is the next thing to try.
+- Cold-start kappa on a time split: validation users' events used to be next-item training
+  targets, so kappa was chosen on memorised next items (KuaiRand validation NDCG@10 0.114 for
+  the raw model vs 0.030 on test, kappa 0). They are no longer targets; KuaiRand was re-run
+  after that change (kappa then goes to pure segment popularity, which the blend equals: not
+  met). The Taobao and ecommerce runs above predate it (their kappa may have been chosen on
+  memorised targets too); the content log is split by user and was never affected.
+- KuaiRand (30 % of users, 4-minute phases): the heads trail LightGBM and logistic regression on
+  every label (not met).
+- Taobao purchase: LightGBM is near 0.5 AUC on these test cuts (it overfits the training
+  days), so "heads ≥ LightGBM + 0.03" is a weak bar; logistic regression on the same features is
+  the stronger baseline (compare the logreg column). Calibration maps fitted on validation users'
+  earlier cuts do not always carry to the test day (ECE can rise, e.g. joint purchase_3d).
+"""
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -363,9 +471,31 @@ def markdown(results: dict[str, Any]) -> str:
         "(`seqintent.models.hand_features`), are trained on the same training cuts and tuned on the same",
         "validation cuts. AUC and ECE on the test cuts (ECE of the heads before → after calibration).",
         "Figures from `python bench/intents.py NAME --modes …`, table from `--table --write-md`.",
+        "Splits: Taobao and KuaiRand by time (test cuts in the last window before the longest horizon);",
+        "the simulator's content log by user (10 % of users held out whole, so their first events are",
+        "the cold-start test); its ecommerce log by time. Class labels (next action): AUC and PR-AUC",
+        "one-vs-rest, weighted by class frequency. Yes/no labels train with their positives weighted",
+        "by sqrt(negatives / positives) (`intents.train.positive_weight`); calibration on validation",
+        "users' cuts then restores the probabilities (the ECE column).",
         "",
-        _row("data", "label", "mode", "test cuts", "heads AUC", "LightGBM AUC", "logreg AUC")
-        + " heads − LightGBM | ECE before → after | target |",
+        "Compute: every phase is capped by wall time (`--set intents.train.max_minutes=…` in the",
+        "commands) on 2 CPU cores shared by several jobs (load average 1–8 during these runs), so the",
+        "heads are under-trained — see the epochs run in the training table at the end.",
+        "",
+        _row("data", "events", "users", "command"),
+        _row(*["---"] * 4),
+        *(
+            _row(
+                name,
+                f"{r['events']:,}",
+                f"{r['users']:,}" + (f" ({r['user_share']:.0%} of users)" if r.get("user_share") else ""),
+                f"`{r['command']}`",
+            )
+            for name, r in results.items()
+        ),
+        "",
+        _row("data", "label", "mode", "test cuts", "heads AUC / PR-AUC", "LightGBM AUC / PR-AUC")
+        + " logreg AUC / PR-AUC | heads − LightGBM AUC | heads ECE before → after | target |",
         _row(*["---"] * 10),
     ]
     for name, r in results.items():
@@ -377,8 +507,8 @@ def markdown(results: dict[str, Any]) -> str:
                 met = "" if margin is None or diff is None else ("met" if diff >= margin else "not met")
                 ece = f"{_fmt(m['ECE_uncalibrated'])} → {_fmt(m['ECE'])}"
                 lines.append(
-                    _row(name, label, mode, e["examples"], _fmt(m["AUC"]), _fmt(g.get("AUC")))
-                    + f" {_fmt(lr.get('AUC'))} | {_fmt(diff)} | {ece} | {met} |"
+                    _row(name, label, mode, e["examples"], _pair(m), _pair(g))
+                    + f" {_pair(lr)} | {_fmt(diff)} | {ece} | {met} |"
                 )
     lines += [
         "",
@@ -387,8 +517,8 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     lines += [
         _row("data", "label", "mode", "sessions", "heads", "LightGBM", "logreg")
-        + " top explained event is a planted cause (chance) | target |",
-        _row(*["---"] * 9),
+        + " strongest single hand feature | top explained event is a planted cause (chance) | target |",
+        _row(*["---"] * 10),
     ]
     for name, r in results.items():
         for mode, entry in r["modes"].items():
@@ -396,27 +526,53 @@ def markdown(results: dict[str, Any]) -> str:
             if not t:
                 continue
             ex = t.get("explanation", {})
-            met = "met" if t["model"] >= 0.9 and t["lightgbm"] <= 0.75 else "not met"
+            if t["lightgbm"] > 0.75:  # the target's premise fails: hand features see the planted cue
+                met = "premise fails (LightGBM > 0.75)" + ("; heads ≥ 0.9" if t["model"] >= 0.9 else "")
+            else:
+                met = "met" if t["model"] >= 0.9 else "not met"
             cause = f"{_fmt(ex.get('top_event_is_a_cause'))} ({_fmt(ex.get('cause_share_of_events'))})"
+            strongest = t.get("strongest_hand_feature") or {}
+            single = f"`{strongest.get('feature')}` {_fmt(strongest.get('AUC'))}" if strongest else "–"
             lines.append(
                 _row(name, t["label"], mode, t["examples"], _fmt(t["model"]), _fmt(t["lightgbm"]))
-                + f" {_fmt(t['logreg'])} | {cause} | {met} |"
+                + f" {_fmt(t['logreg'])} | {single} | {cause} | {met} |"
             )
-    lines += ["", "Cold start: next item after test histories of at most 5 events (NDCG@10 / HR@10).", ""]
     lines += [
-        _row("data", "mode", "examples", "blend", "raw model", "segment popularity", "segments by"),
-        _row(*["---"] * 7),
+        "",
+        "Cold start: next item after test histories of at most 5 events (NDCG@10 / HR@10), ranked by",
+        "the raw model, by popularity (of the user's segment, else global) and by the blend",
+        "`w · model + (1 − w) · popularity`, `w = n / (n + kappa)`, kappa chosen on validation users'",
+        f"short histories. Rows with fewer than {MIN_COLD_EXAMPLES} examples are not scored.",
+        "",
+        _row(
+            "data",
+            "mode",
+            "examples",
+            "blend",
+            "raw model",
+            "popularity",
+            "kappa",
+            "segments by",
+            "blend best?",
+        ),
+        _row(*["---"] * 9),
     ]
     for name, r in results.items():
         for mode, entry in r["modes"].items():
             c = entry.get("cold_start", {})
-            if not c.get("examples"):
+            if c.get("examples", 0) < MIN_COLD_EXAMPLES:
+                lines.append(_row(name, mode, c.get("examples", 0), *["–"] * 5, "too few examples"))
                 continue
-            seg = entry["training"]["profile"].get("segment_by") or ["(everyone)"]
+            profile = entry["training"]["profile"]
+            seg = profile.get("segment_by") or ["(everyone)"]
             cells = [
                 f"{_fmt(c[k]['NDCG@10'])} / {_fmt(c[k]['HR@10'])}" for k in ("blend", "model", "popularity")
             ]
-            lines.append(_row(name, mode, c["examples"], *cells, ", ".join(seg)))
+            best = all(c["blend"]["NDCG@10"] > c[k]["NDCG@10"] for k in ("model", "popularity"))
+            lines.append(
+                _row(name, mode, c["examples"], *cells, profile.get("kappa", "–"), ", ".join(seg))
+                + (" met |" if best else " not met |")
+            )
     lines += ["", "Training (wall seconds; phases: best epoch / epochs run, seconds per epoch).", ""]
     lines += [_row("data", "mode", "wall s", "phases"), _row(*["---"] * 4)]
     for name, r in results.items():
@@ -427,6 +583,7 @@ def markdown(results: dict[str, Any]) -> str:
                 for p in t["phases"]
             )
             lines.append(_row(name, mode, t["wall_s"], phases))
+    lines += ["", *NOTES.strip("\n").splitlines()]
     lines.append(MARK_END)
     return "\n".join(lines)
 

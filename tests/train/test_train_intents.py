@@ -121,3 +121,18 @@ def test_train_model_trains_jointly_or_keeps_a_next_item_model_without_labels(tm
     kept = train_model(walk, tiny)
     assert kept.intents is None
     assert kept.metrics["intents"]["skipped"].startswith("the Dataset supports none of the intent labels")
+
+
+def test_rare_positives_weigh_more_in_the_loss():
+    from seqintent.models.intent_config import IntentTrainConfig
+    from seqintent.train.multitask import MAX_POSITIVE_WEIGHT, positive_weights
+
+    targets = np.full((1000, 3), np.nan, dtype=np.float32)
+    targets[:400, 0] = 0  # 1 % positive: sqrt(396 / 4) ≈ 9.95
+    targets[:4, 0] = 1
+    targets[:, 1] = 1  # every cut positive: never below 1
+    targets[:, 2] = 0  # no positive at all: capped
+    w = positive_weights(targets, IntentTrainConfig())
+    assert w[0] == pytest.approx(np.sqrt(396 / 4), rel=1e-5)
+    assert w[1] == 1.0 and w[2] == MAX_POSITIVE_WEIGHT
+    assert (positive_weights(targets, IntentTrainConfig(positive_weight="none")) == 1).all()

@@ -177,7 +177,8 @@ def occlusion_attributions(
 
 def normalise(attributions: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Non-negative weights per event that sum to 1 over each history's events (uniform if all 0)."""
-    a = np.where(rows >= 0, np.abs(attributions), 0.0)
+    # in float64: float32 attributions of very different sizes do not sum back to 1 within 1e-9
+    a = np.where(rows >= 0, np.abs(np.asarray(attributions, dtype=np.float64)), 0.0)
     total = a.sum(axis=1, keepdims=True)
     uniform = (rows >= 0) / np.maximum((rows >= 0).sum(axis=1, keepdims=True), 1)
     return np.where(total > 0, a / np.where(total > 0, total, 1.0), uniform)

@@ -158,6 +158,9 @@ def prepare_intents(
     ni &= np.arange(n) > tokens.user_start
     if next_item_before_test and plan.test_start_s is not None:
         ni &= tokens.time_s < plan.test_start_s
+    # Validation users' events are no next-item targets: their next items choose the cold-start
+    # kappa (and score pre-training), which memorised targets would make look far too good.
+    ni &= ~np.isin(tokens.user, plan.valid_users)
     data = IntentData(
         tokens=tokens,
         plan=plan,
@@ -291,6 +294,7 @@ class _Trainer:
             ),
         )
         self.train_cut = (data.plan.split == Splits.TRAIN) & data.known_any()
+        self.positive_weight = torch.from_numpy(positive_weights(data.binary_target[self.train_cut], tcfg))
         rng = np.random.default_rng(tcfg.seed)
         valid = data.cuts("valid")
         if len(valid) > VALID_MAX_CUTS:
@@ -560,7 +564,9 @@ class _Trainer:
         if binary_logits.shape[1]:
             y = torch.from_numpy(data.binary_target[events])
             known = ~torch.isnan(y)
-            per = F.binary_cross_entropy_with_logits(binary_logits, torch.nan_to_num(y), reduction="none")
+            per = F.binary_cross_entropy_with_logits(
+                binary_logits, torch.nan_to_num(y), reduction="none", pos_weight=self.positive_weight
+            )
             per = (per * known).sum(0) / known.sum(0).clamp(min=1)
             losses.extend(per[known.any(0)])
         if not losses:
@@ -678,6 +684,25 @@ class _Trainer:
             kappa, grid = choose_kappa(profile, logits, n_events, segments, targets)
             report.update({"kappa": kappa, "kappa_valid_NDCG@10": grid})
         return profile, report
+
+
+MAX_POSITIVE_WEIGHT = 30.0
+
+
+def positive_weights(targets: np.ndarray, config: Any) -> np.ndarray:
+    """Loss weight of the positives of each yes/no label ``[K]`` from its training targets ``[n, K]``.
+
+    ``sqrt(negatives / positives)`` clipped to [1, ``MAX_POSITIVE_WEIGHT``] (``positive_weight:
+    sqrt``), else 1: a label with 0.5 % positives otherwise gives the heads almost no gradient beside
+    the next-item loss, and they stay at the base rate.
+    """
+    k = targets.shape[1]
+    if config.positive_weight == "none" or k == 0:
+        return np.ones(k, dtype=np.float32)
+    positives = np.nansum(targets == 1, axis=0).astype(np.float64)
+    negatives = np.nansum(targets == 0, axis=0).astype(np.float64)
+    ratio = np.sqrt(negatives / np.maximum(positives, 1.0))
+    return np.clip(ratio, 1.0, MAX_POSITIVE_WEIGHT).astype(np.float32)
 
 
 def _batches(
