@@ -88,6 +88,9 @@ def evaluate_ranking(
         targets = np.sort(np.random.default_rng(seed).choice(targets, max_examples, replace=False))
     query_time = tokens.time_s[targets] if dataset.has_time else None
     batch = HistoryBatch(tokens, tokens.user_start[targets], targets, query_time)
+    # blocks of histories of similar length: a sequence model then scores each block without most
+    # of its padding columns (ranks are stored back in target order)
+    by_length = np.argsort(targets - tokens.user_start[targets], kind="stable")
     results = {}
     for name, scorer in scorers.items():
         scorer.check_dataset(dataset)
@@ -95,11 +98,12 @@ def evaluate_ranking(
         step = max(16, SCORE_BLOCK // scorer.n_items)
         ranks = np.empty(len(targets), dtype=np.int64)
         for lo in range(0, len(targets), step):
-            part = batch.take(slice(lo, lo + step))
+            pick = by_length[lo : lo + step]
+            part = batch.take(pick)
             scores = scorer.score(part)
             if exclude_seen:
                 mask_history(scores, part)
-            ranks[lo : lo + step] = target_ranks(scores, tokens.item[targets[lo : lo + step]])
+            ranks[pick] = target_ranks(scores, tokens.item[targets[pick]])
         means, intervals = summarize(per_example_metrics(ranks, ks), resamples=bootstrap, seed=seed)
         results[name] = RankingResult(name, means, intervals, ranks, time.perf_counter() - t0)
     return results

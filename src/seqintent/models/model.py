@@ -113,11 +113,17 @@ class NextItemModel(Scorer):
         """Next-item logits [B, n_items] after each history (higher is better; column 0 is ``-inf``)."""
         self.network.eval()
         out = np.empty((len(batch), self.n_items), dtype=np.float32)
+        # histories of similar length share a chunk, whose all-padding columns are dropped: on short
+        # sequences (Amazon, sessions) most of a max_len-wide encoder pass would be padding, which no
+        # real column attends to and positions count from the newest event, so scores are unchanged
+        order = np.argsort(np.asarray(batch.ends) - np.asarray(batch.starts), kind="stable")
         for lo in range(0, len(batch), batch_size):
-            part = batch.take(slice(lo, lo + batch_size))
+            pick = order[lo : lo + batch_size]
+            part = batch.take(pick)
             rows = model_rows(part.tokens, part.starts, part.ends, self.config.model)
+            rows = rows[:, int(np.argmax((rows >= 0).any(axis=0))) :]
             inputs = gather_tokens(part.tokens, rows, part.query_time_s)
-            out[lo : lo + len(part)] = self.network(**inputs).numpy()
+            out[pick] = self.network(**inputs).numpy()
         return out
 
     # --- the Model folder ------------------------------------------------------------------------
