@@ -1,5 +1,7 @@
 """The Transformer learns, deterministically, with and without time; training resumes exactly."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -113,9 +115,10 @@ def test_sampled_softmax_trains(tmp_path):
     assert model.metrics["best_valid"]["NDCG@10"] > 0.7
 
 
-def test_resume_after_interruption_gives_the_uninterrupted_model(tmp_path, monkeypatch):
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_resume_after_interruption_gives_the_uninterrupted_model(tmp_path, monkeypatch, schedule):
     ds = walk_dataset(tmp_path / "d", users=60, groups=3, length=8, seed=5)
-    cfg = _config(epochs=4)
+    cfg = _config(epochs=4, lr_schedule=schedule)
     straight = train_next_item(ds, cfg, out=tmp_path / "straight")
     original = loop._Training._train_epoch
 
@@ -135,6 +138,33 @@ def test_resume_after_interruption_gives_the_uninterrupted_model(tmp_path, monke
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r["loss"] for r in straight.metrics["history"]] == [r["loss"] for r in resumed.metrics["history"]]
     assert not checkpoint_dir(tmp_path / "resumed").exists()
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_learning_rate_schedule_over_the_whole_run(tmp_path, monkeypatch, schedule):
+    ds = walk_dataset(tmp_path / "d", users=60, groups=3, length=8, seed=6)
+    cfg = _config(epochs=3, lr=2e-3, warmup_steps=2, lr_schedule=schedule, min_lr_ratio=0.1)
+    rates, totals = [], set()
+    original = loop.learning_rate
+
+    def spy(train, step, total_steps):
+        rate = original(train, step, total_steps)
+        rates.append(rate)
+        totals.add(total_steps)
+        return rate
+
+    monkeypatch.setattr(loop, "learning_rate", spy)
+    model = train_next_item(ds, cfg, out=tmp_path / "m")
+    assert totals == {len(rates)}  # every planned step ran: the schedule is sized to the run
+    assert rates[0] == pytest.approx(2e-3 / 2)  # warm-up
+    after_warmup = rates[1:]
+    if schedule == "constant":
+        assert after_warmup == [2e-3] * len(after_warmup)
+    else:
+        assert rates[-1] == pytest.approx(0.1 * 2e-3, rel=1e-6)
+        assert all(a > b for a, b in itertools.pairwise(after_warmup))
+    assert NextItemModel.from_pretrained(tmp_path / "m").config.train.lr_schedule == schedule
+    assert model.config.train.min_lr_ratio == 0.1
 
 
 def test_resume_refuses_another_config(tmp_path, monkeypatch):

@@ -95,6 +95,14 @@ class TrainConfig(_Strict):
         0.0, ge=0, description="AdamW weight decay (not applied to embeddings or norms)"
     )
     warmup_steps: int = Field(100, ge=0, description="linear learning-rate warm-up steps")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant",
+        description="after warm-up: keep the peak lr, or cosine-decay it to min_lr_ratio x lr at the "
+        "last step of `epochs` (stepped per optimiser step)",
+    )
+    min_lr_ratio: float = Field(
+        0.05, ge=0, le=1, description="cosine: the final learning rate as a share of the peak lr"
+    )
     grad_clip: float | None = Field(1.0, gt=0, description="clip the gradient norm to this (null: off)")
     loss: Literal["softmax", "sampled_softmax"] = Field(
         "softmax", description="full-catalogue softmax cross-entropy, or sampled softmax with logQ correction"

@@ -28,7 +28,7 @@ from seqintent.data import Dataset, read_json, write_json
 from seqintent.errors import ArtifactError, ConfigError, DataError
 from seqintent.models.base import HistoryBatch
 from seqintent.models.batching import gather_tokens, history_rows
-from seqintent.models.config import NextItemConfig
+from seqintent.models.config import NextItemConfig, TrainConfig
 from seqintent.models.features import EventTokens, InputSpec
 from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_events
 from seqintent.models.network import NextItemNetwork
@@ -162,6 +162,8 @@ class _Training:
             self.valid_targets = np.sort(
                 rng.choice(self.valid_targets, tcfg.valid_max_examples, replace=False)
             )
+        # the cosine schedule is sized to `epochs` full passes; each pass has the same number of batches
+        self.total_steps = tcfg.epochs * -(-self.plan.n_windows // tcfg.batch_size)
         self.important = important_events(self.tokens, mcfg)
         torch.manual_seed(tcfg.seed)
         self.network = NextItemNetwork(mcfg, self.spec)
@@ -274,8 +276,9 @@ class _Training:
                 bar.update()
                 continue
             inputs, b_idx, t_idx, targets = batch
+            rate = learning_rate(tcfg, self.state.step, self.total_steps)
             for group in self.optimizer.param_groups:
-                group["lr"] = tcfg.lr * min(1.0, (self.state.step + 1) / max(1, tcfg.warmup_steps))
+                group["lr"] = rate
             loss = self._loss(inputs, b_idx, t_idx, targets)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -463,6 +466,24 @@ class _Training:
             setattr(self.state, k, v)
         self.state.history = body["history"]
         self.state.best_weights = body["best_weights"]
+
+
+def learning_rate(train: TrainConfig, step: int, total_steps: int) -> float:
+    """The learning rate of optimiser step ``step`` (0-based) out of ``total_steps``.
+
+    Linear warm-up over ``warmup_steps``, then the peak (``constant``) or a cosine from the peak
+    down to ``min_lr_ratio`` x peak, reached at the last step (``cosine``). A pure function of the
+    step, so resuming from a checkpoint (which stores the step) resumes the schedule too.
+    """
+    done = step + 1
+    if done < train.warmup_steps:
+        return train.lr * done / train.warmup_steps
+    if train.lr_schedule == "constant":
+        return train.lr
+    span = max(1, total_steps - train.warmup_steps)
+    progress = min(1.0, max(0.0, (done - train.warmup_steps) / span))
+    floor = train.min_lr_ratio
+    return train.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 def _length_buckets(
