@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from seqintent.runtime import InferenceEngine, Runtime
-from seqintent.runtime._answers import calibrated, interests_of
+from seqintent.runtime._answers import interests_of
 from seqintent.runtime._folder import InterestSpec
 from tests.runtime.intent_helpers import export_with_anomaly, online_events
 from tests.runtime_builders import rich_events
@@ -124,22 +124,6 @@ def test_a_next_item_runtime_leaves_intents_empty_and_risk_out(exported_plain):
         assert Runtime.load(exported_plain.runtime).config.intents is None
     finally:
         engine.close()
-
-
-def test_calibration_maps_equal_the_models():
-    from seqintent.models.calibration import calibrated_probabilities
-
-    rng = np.random.default_rng(0)
-    yes_no, classes = rng.normal(size=50) * 3, rng.normal(size=(7, 5)) * 2
-    for params in (
-        None,
-        {"method": "none"},
-        {"method": "temperature", "temperature": 1.7},
-        {"method": "isotonic", "x": [-2.0, 0.0, 1.0, 3.0], "y": [0.05, 0.2, 0.4, 0.9]},
-    ):
-        assert np.allclose(calibrated(yes_no, params), calibrated_probabilities(yes_no, params))
-        if params is None or params["method"] != "isotonic":
-            assert np.allclose(calibrated(classes, params), calibrated_probabilities(classes, params))
 
 
 def test_interests_equal_the_explain_stage():

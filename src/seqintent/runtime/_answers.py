@@ -1,8 +1,9 @@
 """Intent answers from head logits, and interests / exclusions from a history, without torch.
 
-This mirrors :mod:`seqintent.models.calibration` (calibration maps) and
-:mod:`seqintent.explain.interests` (interest shares, exclusions) instead of importing them, because
-those packages load torch; ``tests/runtime`` checks that both give the same answers.
+Calibration maps come from :mod:`seqintent.models.calibration` (numpy only; ``seqintent.models``
+loads its torch modules lazily). Interests mirror :mod:`seqintent.explain.interests` over canonical
+event dicts instead of importing it, because ``seqintent.explain`` loads torch; ``tests/runtime``
+checks that both give the same answers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from seqintent.errors import ArtifactError
 from seqintent.runtime._folder import InterestSpec
 from seqintent.schema.actions import ACTION_FAMILY
 from seqintent.schema.columns import Columns
@@ -32,41 +32,6 @@ FAMILY_WEIGHT = {
 }
 EXPOSURE_FAMILIES = ("browse", "negative")
 TYPICAL_DWELL_S = 30.0
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - np.max(z, axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def calibrated(logits: np.ndarray, params: Mapping[str, Any] | None) -> np.ndarray:
-    """Probabilities from logits with a Model's calibration map (1-d: yes/no labels, 2-d: classes).
-
-    Raises
-    ------
-    ArtifactError
-        If the map names an unknown method (or isotonic for classes).
-    """
-    params = params or {"method": "none"}
-    method = params.get("method")
-    z = np.asarray(logits, dtype=np.float64)
-    multi = z.ndim == 2
-    if method == "none":
-        return _softmax(z) if multi else _sigmoid(z)
-    if method == "temperature":
-        t = float(params["temperature"])
-        return _softmax(z / t) if multi else _sigmoid(z / t)
-    if method == "isotonic" and not multi:
-        return np.interp(z, np.asarray(params["x"], np.float64), np.asarray(params["y"], np.float64))
-    raise ArtifactError(
-        f"unknown calibration {method!r} in runtime.json",
-        fix="export the model again with this version of seqintent",
-    )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from seqintent._compat import require
-from seqintent.runtime._answers import Interests, calibrated, interests_of
+from seqintent.models.calibration import calibrated_probabilities as calibrated
+from seqintent.runtime._answers import Interests, interests_of
 from seqintent.runtime._batcher import MicroBatcher
 from seqintent.runtime._folder import (
     ANOMALY_DIR,
