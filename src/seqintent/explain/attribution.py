@@ -10,7 +10,8 @@ Methods
 ``gradient``: gradient × input (Shrikumar et al., 2017; Ancona et al., ICLR 2018) at the token
 embeddings — the sum over the hidden dimensions of ``x_t · ∂answer/∂x_t`` for each event's
 embedding ``x_t`` (item, action, time … and position, as the encoder sums them). One backward pass
-per answer. Cheaper, but less faithful: on the order-dependent intent of ``tests/intent_builders``
+per answer. Cheaper, but less faithful (and blind to the heads' wide path over the newest
+events' codes, which occlusion sees): on the order-dependent intent of ``tests/intent_builders``
 removing its top events moved the intent *less* than removing random ones, where occlusion's top
 event was a planted cause 61% of the time (causes are 20% of the events) and removing it moved the
 probability 11x more than removing a random event.
@@ -110,7 +111,7 @@ class AnswerFunction:
             logits = head(hidden[:, -1], inputs["item"], repeat)
             out = {NEXT_ITEM: logits.gather(1, self.item[:, None])[:, 0]}
             intent_hidden = self.net.intent_hidden(inputs) if self.net.separate_pass else hidden
-            action_logits, _, binary = self.net.intent_heads(intent_hidden[:, -1])
+            action_logits, _, binary = self.net.head_logits(inputs, intent_hidden)
         finally:
             hook.remove()
         if self.action is not None:

@@ -10,6 +10,13 @@ the time until the future event — exactly what churn asks — so the heads mus
 next-item pass keeps it (time to the request). :class:`IntentNetwork` runs both passes; the second
 only where the encoder embeds that feature, a choice fixed at construction, so the forward pass has
 no data-dependent control flow and exports to ONNX.
+
+Besides the encoder's state, the heads read the newest events' raw codes and the mix of actions in
+the history (:class:`RecentEvents`, a "wide" path as in wide & deep models): a label such as churn
+often hangs on "the last few plays were skips", which a linear model on those codes learns at once
+while an encoder pre-trained for next items has to re-learn it through several layers (measured:
+a linear probe on the newest 10 events' codes beat the encoder-only heads by 0.3 AUC on the
+simulator's churn).
 """
 
 from __future__ import annotations
@@ -17,10 +24,136 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seqintent.models.features import DWELL_BUCKETS, GAP_BUCKETS, HOURS, WEEKDAYS
 from seqintent.models.network import NextItemNetwork
 
 # ONNX output names of IntentNetwork, in forward order.
 OUTPUT_NAMES = ("next_item", "next_action", "next_family", "intents")
+
+
+# Codes of the newest events that the wide path embeds (each is an input of the network), and
+# the token tables' sizes other than the Dataset's own actions and families.
+RECENT_FIELDS = ("action", "family", "dwell", "gap", "hour", "weekday")
+FIXED_SIZES = {"dwell": DWELL_BUCKETS, "gap": GAP_BUCKETS, "hour": HOURS, "weekday": WEEKDAYS}
+MIX_EXTRA = 4  # log events, log span, log mean gap, log repeats of the newest item
+
+
+class RecentEvents(nn.Module):
+    """The wide path: codes of the newest ``n_events`` events and the history's mix, as [N, out].
+
+    For each of the newest ``n_events`` positions (0 = the newest) and each field of
+    :data:`RECENT_FIELDS`, a learned vector per (position, field, code): a linear model on one-hot
+    codes. The mix is the share of every action, family and dwell bucket among the history's
+    events, the log of their count, of the span they cover, of the mean gap and of the newest
+    item's repeats, through one linear layer. Everything is causal: column t reads events <= t.
+
+    Parameters
+    ----------
+    n_events:
+        How many of the newest events are embedded one by one.
+    n_actions, n_families:
+        Sizes of the action and family codes (padding included).
+    out:
+        Output width (the heads' hidden width).
+    """
+
+    def __init__(self, n_events: int, n_actions: int, n_families: int, out: int) -> None:
+        super().__init__()
+        self.n_events = n_events
+        self.sizes = {"action": n_actions, "family": n_families, **FIXED_SIZES}
+        offsets, total = {}, 0
+        for name in RECENT_FIELDS:
+            offsets[name] = total
+            total += self.sizes[name]
+        self.offsets, self.width = offsets, total
+        self.codes = nn.Embedding(n_events * total, out)
+        self.mix = nn.Linear(n_actions + n_families + DWELL_BUCKETS + MIX_EXTRA, out)
+        nn.init.normal_(self.codes.weight, std=0.02)
+        nn.init.normal_(self.mix.weight, std=0.02)
+        nn.init.zeros_(self.mix.bias)
+
+    def describe(self) -> dict[str, int]:
+        """The constructor's arguments but ``out`` (recorded in ``intents.json``)."""
+        return {
+            "n_events": self.n_events,
+            "n_actions": self.sizes["action"],
+            "n_families": self.sizes["family"],
+        }
+
+    def inputs(self, tokens: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(codes [B, T, n_events * fields] int64, mix [B, T, M] float)`` for every column."""
+        t = tokens["action"].shape[1]
+        codes = []
+        for k in range(self.n_events):
+            for name in RECENT_FIELDS:
+                # the code of the event k before each column (0, padding, before the first)
+                shifted = nn.functional.pad(tokens[name], (k, 0))[:, :t]
+                codes.append(shifted + (k * self.width + self.offsets[name]))
+        valid = (tokens["action"] > 0).float()  # [B, T]
+        seen = valid.cumsum(1)  # events up to each column
+        share = [
+            (tokens[name][..., None] == torch.arange(self.sizes[name], device=valid.device)).float()
+            * valid[..., None]
+            for name in ("action", "family", "dwell")
+        ]
+        shares = torch.cat(share, dim=-1).cumsum(1) / seen.clamp(min=1.0)[..., None]
+        time_s = tokens["time_s"]
+        first = torch.where(valid > 0, time_s, torch.full_like(time_s, float("inf"))).min(1, keepdim=True)
+        span = (time_s - first.values).clamp(min=0.0)
+        span = torch.where(torch.isfinite(span), span, torch.zeros_like(span))
+        item = tokens["item"]
+        cols = torch.arange(t, device=item.device)
+        same = (item[:, :, None] == item[:, None, :]) & (item > 0)[:, None, :]  # [B, T(i), T(j)]
+        repeats = (same & (cols[None, :] <= cols[:, None])[None]).float().sum(-1)  # occurrences up to i
+        extra = torch.stack(
+            [
+                torch.log1p(seen) / 4.0,
+                torch.log1p(span) / 10.0,
+                torch.log1p(span / (seen - 1.0).clamp(min=1.0)) / 10.0,
+                torch.log1p(repeats) / 2.0,
+            ],
+            dim=-1,
+        )
+        return torch.stack(codes, dim=-1), torch.cat([shares, extra], dim=-1)
+
+    def newest_inputs(self, tokens: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``inputs(tokens)`` at the newest column only, without the per-column work (serving)."""
+        k = self.n_events
+        newest_first = torch.arange(k - 1, -1, -1)
+        per_field = [
+            nn.functional.pad(tokens[name], (k, 0))[:, -k:][:, newest_first] for name in RECENT_FIELDS
+        ]
+        offset = torch.tensor(
+            [j * self.width + self.offsets[name] for j in range(k) for name in RECENT_FIELDS]
+        )
+        codes = torch.stack(per_field, dim=-1).reshape(per_field[0].shape[0], -1) + offset  # [B, K * fields]
+        valid = (tokens["action"] > 0).float()
+        seen = valid.sum(1)
+        counts = [
+            ((tokens[name][..., None] == torch.arange(self.sizes[name])).float() * valid[..., None]).sum(1)
+            for name in ("action", "family", "dwell")
+        ]
+        shares = torch.cat(counts, dim=-1) / seen.clamp(min=1.0)[:, None]
+        time_s = tokens["time_s"]
+        first = torch.where(valid > 0, time_s, torch.full_like(time_s, float("inf"))).min(1).values
+        span = (time_s[:, -1] - first).clamp(min=0.0)
+        span = torch.where(torch.isfinite(span), span, torch.zeros_like(span))
+        item = tokens["item"]
+        repeats = ((item == item[:, -1:]) & (item > 0)).float().sum(1)
+        extra = torch.stack(
+            [
+                torch.log1p(seen) / 4.0,
+                torch.log1p(span) / 10.0,
+                torch.log1p(span / (seen - 1.0).clamp(min=1.0)) / 10.0,
+                torch.log1p(repeats) / 2.0,
+            ],
+            dim=-1,
+        )
+        return codes, torch.cat([shares, extra], dim=-1)
+
+    def forward(self, codes: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        """[N, out] from ``codes`` [N, n_events * fields] and ``mix`` [N, M] of N columns."""
+        return self.codes(codes).sum(-2) + self.mix(mix)
 
 
 class IntentHeads(nn.Module):
@@ -36,6 +169,9 @@ class IntentHeads(nn.Module):
         Classes of the next-action / next-family heads (0 when the task is off).
     n_binary:
         Number of yes/no labels.
+    recent:
+        The wide path (:class:`RecentEvents`, its ``out`` = ``head_hidden``), or None for heads on
+        the encoder state alone.
 
     Returns (forward)
     -----------------
@@ -43,9 +179,18 @@ class IntentHeads(nn.Module):
     logits (class 0, "none", is ``-inf``); a task that is off gives a zero-width tensor.
     """
 
-    def __init__(self, hidden: int, head_hidden: int, n_actions: int, n_families: int, n_binary: int) -> None:
+    def __init__(
+        self,
+        hidden: int,
+        head_hidden: int,
+        n_actions: int,
+        n_families: int,
+        n_binary: int,
+        recent: RecentEvents | None = None,
+    ) -> None:
         super().__init__()
         self.sizes = (n_actions, n_families, n_binary)
+        self.recent = recent
         self.trunk = nn.Sequential(nn.Linear(hidden, head_hidden), nn.GELU(), nn.LayerNorm(head_hidden))
         self.out = nn.Linear(head_hidden, n_actions + n_families + n_binary)
         nn.init.normal_(self.trunk[0].weight, std=0.02)
@@ -53,9 +198,17 @@ class IntentHeads(nn.Module):
         nn.init.normal_(self.out.weight, std=0.02)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, hidden: torch.Tensor, recent: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits from hidden states [N, H] and, with a wide path, its inputs at the same N columns."""
         a, f, _ = self.sizes
-        logits = self.out(self.trunk(hidden))
+        pre = self.trunk[0](hidden)
+        if self.recent is not None:
+            if recent is None:
+                raise ValueError("these heads read the newest events: pass recent=(codes, mix)")
+            pre = pre + self.recent(*recent)
+        logits = self.out(self.trunk[2](self.trunk[1](pre)))
         return _no_padding(logits[..., :a]), _no_padding(logits[..., a : a + f]), logits[..., a + f :]
 
 
@@ -85,6 +238,26 @@ class IntentNetwork(nn.Module):
         blind = dict(inputs, next_gap=torch.zeros_like(inputs["next_gap"]))
         return self.network.encoder(**blind)
 
+    def head_logits(
+        self,
+        inputs: dict[str, torch.Tensor],
+        hidden: torch.Tensor,
+        at: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Head logits at the newest column, or at columns ``at = (rows, cols)`` (training cuts).
+
+        ``hidden`` is the intent pass's [B, T, H] for ``inputs``.
+        """
+        heads = self.intent_heads
+        recent = None
+        if heads.recent is not None:
+            if at is None:
+                recent = heads.recent.newest_inputs(inputs)
+            else:
+                codes, mix = heads.recent.inputs(inputs)
+                recent = (codes[at], mix[at])
+        return heads(hidden[:, -1] if at is None else hidden[at], recent)
+
     def forward(
         self,
         item: torch.Tensor,
@@ -110,5 +283,15 @@ class IntentNetwork(nn.Module):
         if self.separate_pass:
             blind = torch.zeros_like(next_gap)
             hidden = encoder(item, action, family, category, gap, hour, weekday, dwell, blind, time_s)
-        next_action, next_family, intents = self.intent_heads(hidden[:, -1])
+        inputs = {
+            "item": item,
+            "action": action,
+            "family": family,
+            "dwell": dwell,
+            "gap": gap,
+            "hour": hour,
+            "weekday": weekday,
+            "time_s": time_s,
+        }
+        next_action, next_family, intents = self.head_logits(inputs, hidden)
         return next_item, next_action, next_family, intents

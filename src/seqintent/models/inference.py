@@ -50,7 +50,7 @@ def run_network(
         rows = model_rows(part.tokens, part.starts, part.ends, cfg)
         inputs = gather_tokens(part.tokens, rows, part.query_time_s)
         if intents_only:
-            heads = net.intent_heads(net.intent_hidden(inputs)[:, -1])
+            heads = net.head_logits(inputs, net.intent_hidden(inputs))
             outputs = (None, *heads)
         else:
             outputs = net(**inputs)

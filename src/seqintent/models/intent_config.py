@@ -232,6 +232,12 @@ class IntentConfig(_Strict):
         None, description="labels to learn (null: the defaults the log supports)"
     )
     head_hidden: int = Field(64, ge=4, description="width of the heads' hidden layer")
+    recent_events: int = Field(
+        10,
+        ge=0,
+        description="the heads also read the raw codes of this many newest events and the history's "
+        "action mix (a wide path beside the encoder; 0: the encoder state alone)",
+    )
     protocol: ProtocolConfig = Field(default_factory=ProtocolConfig, description="cuts and splits")
     train: IntentTrainConfig = Field(default_factory=IntentTrainConfig, description="optimisation")
     calibration: Literal["auto", "temperature", "isotonic", "none"] = Field(

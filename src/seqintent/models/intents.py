@@ -24,7 +24,7 @@ from seqintent.data import read_json, write_json
 from seqintent.errors import ArtifactError
 from seqintent.models.calibration import calibrated_probabilities
 from seqintent.models.features import FAMILY_NAMES
-from seqintent.models.heads import IntentHeads, IntentNetwork
+from seqintent.models.heads import IntentHeads, IntentNetwork, RecentEvents
 from seqintent.models.intent_config import IntentConfig, LabelSpec
 from seqintent.models.network import NextItemNetwork
 from seqintent.models.profile import Profile
@@ -80,6 +80,7 @@ class IntentState:
             "config": self.config.to_dict(),
             "labels": [spec.model_dump(mode="json", exclude_none=True) for spec in self.labels],
             "head_sizes": list(self.heads.sizes),
+            "recent": None if self.heads.recent is None else self.heads.recent.describe(),
             "calibration": self.calibration,
             "profile": self.profile.meta(),
             "metrics": self.metrics,
@@ -113,6 +114,7 @@ class IntentState:
             config = IntentConfig.model_validate(body["config"])
             labels = [LabelSpec.model_validate(x) for x in body["labels"]]
             n_actions, n_families, n_binary = (int(x) for x in body["head_sizes"])
+            recent = RecentEvents(**body["recent"], out=config.head_hidden) if body.get("recent") else None
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
             raise ArtifactError(f"does not describe intent heads: {exc}", file=str(path)) from None
         weights = folder / ModelFiles.INTENT_WEIGHTS
@@ -122,7 +124,7 @@ class IntentState:
             tensors = load_numpy(str(weights))
         except (SafetensorError, OSError) as exc:
             raise ArtifactError(f"not a readable safetensors file: {exc}", file=str(weights)) from None
-        heads = IntentHeads(hidden, config.head_hidden, n_actions, n_families, n_binary)
+        heads = IntentHeads(hidden, config.head_hidden, n_actions, n_families, n_binary, recent)
         state = {
             k.removeprefix(HEAD_PREFIX): torch.from_numpy(v)
             for k, v in tensors.items()

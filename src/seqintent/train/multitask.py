@@ -43,7 +43,7 @@ from seqintent.models.batching import gather_tokens, history_rows
 from seqintent.models.calibration import calibrated_probabilities
 from seqintent.models.config import NextItemConfig
 from seqintent.models.features import FAMILY_NAMES, EventTokens, InputSpec
-from seqintent.models.heads import IntentHeads, IntentNetwork
+from seqintent.models.heads import IntentHeads, IntentNetwork, RecentEvents
 from seqintent.models.inference import run_network
 from seqintent.models.intent_config import IntentConfig, LabelSpec
 from seqintent.models.intent_metrics import binary_metrics, class_metrics, roc_auc
@@ -267,12 +267,18 @@ class _Trainer:
         torch.manual_seed(tcfg.seed)
         mcfg = next_item_config.model
         self.network = model.network if model is not None else NextItemNetwork(mcfg, spec)
+        recent = (
+            RecentEvents(config.recent_events, spec.n_actions, spec.n_families, config.head_hidden)
+            if config.recent_events
+            else None
+        )
         self.heads = IntentHeads(
             mcfg.hidden,
             config.head_hidden,
             data.n_actions,
             data.n_families,
             len(data.binary_specs),
+            recent,
         )
         self.net = IntentNetwork(self.network, self.heads)
         self.important = important_events(data.tokens, mcfg)
@@ -522,7 +528,8 @@ class _Trainer:
                     with torch.no_grad():
                         hidden = self.net.intent_hidden(inputs)
                 events = rows[ib, it]
-                loss = self._intent_loss(hidden[torch.from_numpy(ib), torch.from_numpy(it)], events)
+                at = (torch.from_numpy(ib), torch.from_numpy(it))
+                loss = self._intent_loss(self.net.head_logits(inputs, hidden, at), events)
                 if loss is not None:
                     total = intent_weight * loss
         if next_item_weight > 0:
@@ -550,9 +557,11 @@ class _Trainer:
                 total = next_item_weight * loss if total is None else total + next_item_weight * loss
         return total
 
-    def _intent_loss(self, h: torch.Tensor, events: np.ndarray) -> torch.Tensor | None:
+    def _intent_loss(
+        self, logits: tuple[torch.Tensor, torch.Tensor, torch.Tensor], events: np.ndarray
+    ) -> torch.Tensor | None:
         data = self.data
-        action_logits, family_logits, binary_logits = self.heads(h)
+        action_logits, family_logits, binary_logits = logits
         losses = []
         for logits, target in ((action_logits, data.action_target), (family_logits, data.family_target)):
             if logits.shape[1] == 0:
