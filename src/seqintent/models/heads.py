@@ -14,9 +14,9 @@ no data-dependent control flow and exports to ONNX.
 Besides the encoder's state, the heads read the newest events' raw codes and the mix of actions in
 the history (:class:`RecentEvents`, a "wide" path as in wide & deep models): a label such as churn
 often hangs on "the last few plays were skips", which a linear model on those codes learns at once
-while an encoder pre-trained for next items has to re-learn it through several layers (measured:
-a linear probe on the newest 10 events' codes beat the encoder-only heads by 0.3 AUC on the
-simulator's churn).
+while an encoder pre-trained for next items has to re-learn it through several layers (measured
+on the simulator's content churn, ``bench/intents.py sim-content``: test AUC 0.556 with the
+encoder state alone, 0.841 with the wide path).
 """
 
 from __future__ import annotations
@@ -105,15 +105,7 @@ class RecentEvents(nn.Module):
         cols = torch.arange(t, device=item.device)
         same = (item[:, :, None] == item[:, None, :]) & (item > 0)[:, None, :]  # [B, T(i), T(j)]
         repeats = (same & (cols[None, :] <= cols[:, None])[None]).float().sum(-1)  # occurrences up to i
-        extra = torch.stack(
-            [
-                torch.log1p(seen) / 4.0,
-                torch.log1p(span) / 10.0,
-                torch.log1p(span / (seen - 1.0).clamp(min=1.0)) / 10.0,
-                torch.log1p(repeats) / 2.0,
-            ],
-            dim=-1,
-        )
+        extra = _history_size(seen, span, repeats)
         return torch.stack(codes, dim=-1), torch.cat([shares, extra], dim=-1)
 
     def newest_inputs(self, tokens: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -140,20 +132,19 @@ class RecentEvents(nn.Module):
         span = torch.where(torch.isfinite(span), span, torch.zeros_like(span))
         item = tokens["item"]
         repeats = ((item == item[:, -1:]) & (item > 0)).float().sum(1)
-        extra = torch.stack(
-            [
-                torch.log1p(seen) / 4.0,
-                torch.log1p(span) / 10.0,
-                torch.log1p(span / (seen - 1.0).clamp(min=1.0)) / 10.0,
-                torch.log1p(repeats) / 2.0,
-            ],
-            dim=-1,
-        )
+        extra = _history_size(seen, span, repeats)
         return codes, torch.cat([shares, extra], dim=-1)
 
     def forward(self, codes: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
         """[N, out] from ``codes`` [N, n_events * fields] and ``mix`` [N, M] of N columns."""
         return self.codes(codes).sum(-2) + self.mix(mix)
+
+
+def _history_size(seen: torch.Tensor, span: torch.Tensor, repeats: torch.Tensor) -> torch.Tensor:
+    """Log of the events seen, their span, the mean gap and the newest item's repeats, scaled to ~[0, 1]."""
+    mean_gap = span / (seen - 1.0).clamp(min=1.0)
+    logs = [torch.log1p(seen) / 4.0, torch.log1p(span) / 10.0, torch.log1p(mean_gap) / 10.0]
+    return torch.stack([*logs, torch.log1p(repeats) / 2.0], dim=-1)
 
 
 class IntentHeads(nn.Module):
