@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from seqintent.models.features import DWELL_BUCKETS, GAP_BUCKETS, HOURS, WEEKDAYS
-from seqintent.models.network import NO_COLUMN, NextItemNetwork
+from seqintent.models.network import NextItemNetwork
 
 # ONNX output names of IntentNetwork, in forward order.
 OUTPUT_NAMES = ("next_item", "next_action", "next_family", "intents")
@@ -35,13 +35,7 @@ OUTPUT_NAMES = ("next_item", "next_action", "next_family", "intents")
 # the token tables' sizes other than the Dataset's own actions and families.
 RECENT_FIELDS = ("action", "family", "dwell", "gap", "hour", "weekday")
 FIXED_SIZES = {"dwell": DWELL_BUCKETS, "gap": GAP_BUCKETS, "hour": HOURS, "weekday": WEEKDAYS}
-# log events, span, mean gap, repeats of the newest item, distinct-item share, events in the last
-# day, events in the current session
-MIX_EXTRA = 7
-DAY_S = 86400.0
-# A gap in this bucket or above (at least 2**10 s, about 17 minutes) opens a new session: the
-# network sees gaps only as log2 buckets, so this is the nearest bucket edge to a 30-minute rule.
-SESSION_GAP_BUCKET = 12
+MIX_EXTRA = 4  # log events, log span, log mean gap, log repeats of the newest item
 
 
 class RecentEvents(nn.Module):
@@ -49,11 +43,9 @@ class RecentEvents(nn.Module):
 
     For each of the newest ``n_events`` positions (0 = the newest) and each field of
     :data:`RECENT_FIELDS`, a learned vector per (position, field, code): a linear model on one-hot
-    codes. The mix, through one linear layer: the share of every action, family and dwell bucket
-    among the history's events; the log count of every action in the last day and in the current
-    session; and the log of the events seen, the span they cover, the mean gap, the newest item's
-    repeats, the events of the last day and of the session, and the share of distinct items.
-    Everything is causal: column t reads events <= t.
+    codes. The mix is the share of every action, family and dwell bucket among the history's
+    events, the log of their count, of the span they cover, of the mean gap and of the newest
+    item's repeats, through one linear layer. Everything is causal: column t reads events <= t.
 
     Parameters
     ----------
@@ -75,7 +67,7 @@ class RecentEvents(nn.Module):
             total += self.sizes[name]
         self.offsets, self.width = offsets, total
         self.codes = nn.Embedding(n_events * total, out)
-        self.mix = nn.Linear(3 * n_actions + n_families + DWELL_BUCKETS + MIX_EXTRA, out)
+        self.mix = nn.Linear(n_actions + n_families + DWELL_BUCKETS + MIX_EXTRA, out)
         nn.init.normal_(self.codes.weight, std=0.02)
         nn.init.normal_(self.mix.weight, std=0.02)
         nn.init.zeros_(self.mix.bias)
@@ -97,7 +89,24 @@ class RecentEvents(nn.Module):
                 # the code of the event k before each column (0, padding, before the first)
                 shifted = nn.functional.pad(tokens[name], (k, 0))[:, :t]
                 codes.append(shifted + (k * self.width + self.offsets[name]))
-        return torch.stack(codes, dim=-1), self._mix(tokens, newest_only=False)
+        valid = (tokens["action"] > 0).float()  # [B, T]
+        seen = valid.cumsum(1)  # events up to each column
+        share = [
+            (tokens[name][..., None] == torch.arange(self.sizes[name], device=valid.device)).float()
+            * valid[..., None]
+            for name in ("action", "family", "dwell")
+        ]
+        shares = torch.cat(share, dim=-1).cumsum(1) / seen.clamp(min=1.0)[..., None]
+        time_s = tokens["time_s"]
+        first = torch.where(valid > 0, time_s, torch.full_like(time_s, float("inf"))).min(1, keepdim=True)
+        span = (time_s - first.values).clamp(min=0.0)
+        span = torch.where(torch.isfinite(span), span, torch.zeros_like(span))
+        item = tokens["item"]
+        cols = torch.arange(t, device=item.device)
+        same = (item[:, :, None] == item[:, None, :]) & (item > 0)[:, None, :]  # [B, T(i), T(j)]
+        repeats = (same & (cols[None, :] <= cols[:, None])[None]).float().sum(-1)  # occurrences up to i
+        extra = _history_size(seen, span, repeats)
+        return torch.stack(codes, dim=-1), torch.cat([shares, extra], dim=-1)
 
     def newest_inputs(self, tokens: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """``inputs(tokens)`` at the newest column only, without the per-column work (serving)."""
@@ -110,66 +119,32 @@ class RecentEvents(nn.Module):
             [j * self.width + self.offsets[name] for j in range(k) for name in RECENT_FIELDS]
         )
         codes = torch.stack(per_field, dim=-1).reshape(per_field[0].shape[0], -1) + offset  # [B, K * fields]
-        return codes, self._mix(tokens, newest_only=True)[:, 0]
-
-    def _mix(self, tokens: dict[str, torch.Tensor], *, newest_only: bool) -> torch.Tensor:
-        """The mix [B, Q, M] at query columns Q: every column, or the newest one."""
-        action, item, time_s = tokens["action"], tokens["item"], tokens["time_s"]
-        t = action.shape[1]
-        cols = torch.arange(t)
-        query = cols[-1:] if newest_only else cols  # [Q]
-        valid = (action > 0).float()  # [B, T]
-        # [B, Q, T(j)]: the real events j at or before each query column
-        seen_by = (cols[None, :] <= query[:, None]).float()[None] * valid[:, None, :]
-
-        def take(x: torch.Tensor) -> torch.Tensor:  # [B, T] -> [B, Q]
-            return x[:, -1:] if newest_only else x
-
-        seen = seen_by.sum(-1)  # [B, Q]
-        onehots = {
-            name: (tokens[name][..., None] == torch.arange(self.sizes[name])).float()
+        valid = (tokens["action"] > 0).float()
+        seen = valid.sum(1)
+        counts = [
+            ((tokens[name][..., None] == torch.arange(self.sizes[name])).float() * valid[..., None]).sum(1)
             for name in ("action", "family", "dwell")
-        }
-        shares = torch.cat([seen_by @ onehots[n] for n in ("action", "family", "dwell")], dim=-1)
-        shares = shares / seen.clamp(min=1.0)[..., None]
-        first = torch.where(valid > 0, time_s, torch.full_like(time_s, float("inf"))).min(1, keepdim=True)
-        span = (take(time_s) - first.values).clamp(min=0.0)
+        ]
+        shares = torch.cat(counts, dim=-1) / seen.clamp(min=1.0)[:, None]
+        time_s = tokens["time_s"]
+        first = torch.where(valid > 0, time_s, torch.full_like(time_s, float("inf"))).min(1).values
+        span = (time_s[:, -1] - first).clamp(min=0.0)
         span = torch.where(torch.isfinite(span), span, torch.zeros_like(span))
-        has_item = item > 0
-        same_item = (take(item)[:, :, None] == item[:, None, :]) & has_item[:, None, :]  # [B, Q, T]
-        repeats = (seen_by * same_item.float()).sum(-1)
-        # distinct items: events whose item does not come again up to the query column
-        later = cols[None, :] > cols[:, None]  # [T(j), T(k)]: k after j
-        again = (item[:, :, None] == item[:, None, :]) & later[None]  # [B, T(j), T(k)]
-        # "never again" is a constant beyond any column, not t, which an exported graph would freeze
-        never = torch.full_like(again, NO_COLUMN, dtype=torch.long)
-        next_again = torch.where(again, cols[None, None, :], never).min(-1).values  # [B, T(j)]
-        newest_of_item = (next_again[:, None, :] > query[None, :, None]) & has_item[:, None, :]
-        distinct = (seen_by * newest_of_item.float()).sum(-1)
-        in_day = seen_by * ((take(time_s)[:, :, None] - time_s[:, None, :]) <= DAY_S).float()
-        opens = ((tokens["gap"] >= SESSION_GAP_BUCKET) & (action > 0)).long()
-        session = opens.cumsum(1)  # a session number that grows at each opening event
-        in_session = seen_by * (take(session)[:, :, None] == session[:, None, :]).float()
-        counts = torch.cat([in_day @ onehots["action"], in_session @ onehots["action"]], dim=-1)
-        day, current = in_day.sum(-1), in_session.sum(-1)
-        mean_gap = span / (seen - 1.0).clamp(min=1.0)
-        extra = torch.stack(
-            [
-                torch.log1p(seen) / 4.0,
-                torch.log1p(span) / 10.0,
-                torch.log1p(mean_gap) / 10.0,
-                torch.log1p(repeats) / 2.0,
-                distinct / seen.clamp(min=1.0),
-                torch.log1p(day) / 4.0,
-                torch.log1p(current) / 4.0,
-            ],
-            dim=-1,
-        )
-        return torch.cat([shares, torch.log1p(counts) / 4.0, extra], dim=-1)
+        item = tokens["item"]
+        repeats = ((item == item[:, -1:]) & (item > 0)).float().sum(1)
+        extra = _history_size(seen, span, repeats)
+        return codes, torch.cat([shares, extra], dim=-1)
 
     def forward(self, codes: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
         """[N, out] from ``codes`` [N, n_events * fields] and ``mix`` [N, M] of N columns."""
         return self.codes(codes).sum(-2) + self.mix(mix)
+
+
+def _history_size(seen: torch.Tensor, span: torch.Tensor, repeats: torch.Tensor) -> torch.Tensor:
+    """Log of the events seen, their span, the mean gap and the newest item's repeats, scaled to ~[0, 1]."""
+    mean_gap = span / (seen - 1.0).clamp(min=1.0)
+    logs = [torch.log1p(seen) / 4.0, torch.log1p(span) / 10.0, torch.log1p(mean_gap) / 10.0]
+    return torch.stack([*logs, torch.log1p(repeats) / 2.0], dim=-1)
 
 
 class IntentHeads(nn.Module):
