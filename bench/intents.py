@@ -432,6 +432,12 @@ Notes.
   next action 0.738 → 0.778 and buy_7d 0.623 → 0.661 (now ≥ LightGBM 0.659), planted truth 0.734
   → 0.713 (about 460 sessions: within noise, but not a gain); KuaiRand long view 0.633 → 0.646,
   like 0.729 → 0.739, churn 0.627 → 0.625.
+- Tried and not kept: adding to the mix the action counts of the last day and of the current
+  session and the distinct-item share (the hand features the KuaiRand note below points at). Same
+  commands with `--tag v2`; validation mean AUC (what decides) v2 vs kept: KuaiRand 0.675 vs 0.679,
+  ecommerce 0.723 vs 0.723, content 0.890 vs 0.898, Taobao finetune 0.616 vs 0.595, joint 0.560 vs
+  0.601 (lower on four of five), though some test figures rose (KuaiRand like 0.751, content churn
+  0.851, planted content truth 0.868).
 - What the heads still miss on KuaiRand (like of the next exposure: heads 0.739, logistic
   regression 0.840): single hand features on the validation cuts reach 0.713 (`share_like`),
   0.712 (`log_count_like`), 0.666 (`log_day_count_like`), 0.663 (`distinct_item_share`), 0.629
