@@ -23,14 +23,11 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
-from seqintent.anomaly import AnomalyDetector, RuleSet, example_rules_path
+from seqintent.anomaly import RuleSet, example_rules_path
 from seqintent.anomaly.metrics import detection_metrics, threshold_at_fpr
-from seqintent.ingest import ingest
-from seqintent.schema import load_preset
+from seqintent.anomaly.simulated import SimulatedBankLog, replay_after_warmup, simulated_bank_log
 from seqintent.schema.columns import Columns
-from seqintent.simulate import load_truth, simulate
 
-DAY_MS = 86_400_000
 MAX_FPR = 0.01
 PROTOCOL = (
     "two finance simulations (validation seed 2s+1, test seed 2s+2), 60 days, profiles fitted on the 14"
@@ -54,41 +51,19 @@ def _variants() -> dict[str, RuleSet]:
     }
 
 
-def _simulate(work: Path, seed: int, users: int) -> tuple[Any, dict[int, str], int]:
-    log = work / "events.csv"
-    simulate("finance", n_users=users, seed=seed, out=log)
-    config = load_preset("simulator").to_dict()
-    # finance events have no category: leave the (all-empty) column out of the mapping
-    config["sources"][0].pop("category", None)
-    dataset = ingest(log, config, work / "dataset", overwrite=True)
-    truth = load_truth(log)
-    labels = dict(
-        zip(
-            truth.sessions.column("session_id").to_pylist(),
-            truth.sessions.column("label").to_pylist(),
-            strict=True,
-        )
-    )
-    warmup_days = int(truth.meta["params"]["warmup_days"])
-    return dataset.events(), labels, warmup_days
-
-
-def _score(events: Any, labels: dict[int, str], warmup_days: int, rules: RuleSet) -> dict[str, Any]:
-    cut = int(pc.min(events[Columns.TIME]).as_py()) + warmup_days * DAY_MS
-    history = events.filter(pc.less(events[Columns.TIME], cut))
-    later = events.filter(pc.greater_equal(events[Columns.TIME], cut))
+def _score(log: SimulatedBankLog, rules: RuleSet) -> dict[str, Any]:
     started = time.perf_counter()
-    detector = AnomalyDetector(rules=rules).fit(history)
-    results = detector.replay(later)
+    results = replay_after_warmup(log, rules)
     seconds = time.perf_counter() - started
-    kinds = np.array([labels[int(r.unit.rsplit("/", 1)[1])] for r in results])
+    kinds = np.array([log.label_of(r) for r in results])
+    replayed = log.events.filter(pc.greater_equal(log.events[Columns.TIME], log.warmup_end_ms))
     return {
         "scores": np.array([r.score for r in results]),
         "labels": (kinds == "takeover").astype(int),
         "kinds": kinds,
         "results": results,
         "seconds": seconds,
-        "events": later.num_rows,
+        "events": replayed.num_rows,
     }
 
 
@@ -104,12 +79,12 @@ def _reasons_complete(results: list[Any], flagged: np.ndarray) -> float:
 
 
 def run(work: Path, seed: int, users: int = 2000) -> dict[str, Any]:
-    valid = _simulate(work / "valid", 2 * seed + 1, users)
-    test = _simulate(work / "test", 2 * seed + 2, users)
+    valid = simulated_bank_log(work / "valid", users=users, seed=2 * seed + 1)
+    test = simulated_bank_log(work / "test", users=users, seed=2 * seed + 2)
     out: dict[str, Any] = {}
     for name, rules in _variants().items():
-        v = _score(*valid, rules)
-        t = _score(*test, rules)
+        v = _score(valid, rules)
+        t = _score(test, rules)
         threshold = threshold_at_fpr(v["labels"], v["scores"], MAX_FPR, place="margin")
         m = detection_metrics(t["labels"], t["scores"], threshold=threshold)
         flagged = (t["scores"] >= threshold) & (t["labels"] == 1)

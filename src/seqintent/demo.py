@@ -172,28 +172,10 @@ def _fill_store(dataset: Any, path: Path) -> int:
 
 def _risk_demo(folder: Path, *, users: int, seed: int) -> dict[str, Any]:
     """Fit habit profiles on the first weeks of a simulated bank log, then replay the rest."""
-    import pyarrow.compute as pc
+    from seqintent.anomaly.simulated import replay_after_warmup, simulated_bank_log
 
-    from seqintent.anomaly import AnomalyDetector, RuleSet, example_rules_path
-    from seqintent.ingest import ingest
-    from seqintent.schema import load_preset
-    from seqintent.simulate import load_truth, simulate
-
-    log = folder / "events.csv"
-    simulate("finance", n_users=users, seed=seed, out=log)
-    config = load_preset("simulator").to_dict()
-    config["sources"][0].pop("category")  # bank events have no category
-    events = ingest(log, config, folder / "dataset", overwrite=True).events()
-    truth = load_truth(log)
-    day_ms = 86_400_000
-    cut = int(pc.min(events["ts"]).as_py()) + truth.meta["params"]["warmup_days"] * day_ms
-    rules = RuleSet.from_yaml(example_rules_path("finance").read_text())
-    detector = AnomalyDetector(rules=rules).fit(events.filter(pc.less(events["ts"], cut)))
-    results = detector.replay(events.filter(pc.greater_equal(events["ts"], cut)))
-    labels = dict(
-        zip(truth.sessions["session_id"].to_pylist(), truth.sessions["label"].to_pylist(), strict=True)
-    )
-    scored = [(labels[int(r.unit.rsplit("/", 1)[1])], r) for r in results]
+    log = simulated_bank_log(folder, users=users, seed=seed)
+    scored = [(log.label_of(r), r) for r in replay_after_warmup(log)]
     takeovers = [r for label, r in scored if label == "takeover"]
     held_by_label: dict[str, list[float]] = {}
     for label, r in scored:

@@ -1,33 +1,16 @@
 """On a simulated bank log: planted takeovers are flagged with the right reasons, normal days are not."""
 
 import numpy as np
-import pyarrow.compute as pc
 import pytest
 
-from seqintent.anomaly import AnomalyDetector, RuleSet, example_rules_path
-from seqintent.ingest import ingest
-from seqintent.schema import load_preset
-from seqintent.simulate import load_truth, simulate
-
-DAY_MS = 86_400_000
+from seqintent.anomaly.simulated import replay_after_warmup, simulated_bank_log
 
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("finance")
-    simulate("finance", n_users=150, seed=3, out=folder / "events.csv")
-    config = load_preset("simulator").to_dict()
-    config["sources"][0].pop("category")  # finance events have no category
-    events = ingest(folder / "events.csv", config, folder / "ds").events()
-    truth = load_truth(folder / "events.csv")
-    cut = int(pc.min(events["ts"]).as_py()) + truth.meta["params"]["warmup_days"] * DAY_MS
-    rules = RuleSet.from_yaml(example_rules_path("finance").read_text())
-    detector = AnomalyDetector(rules=rules).fit(events.filter(pc.less(events["ts"], cut)))
-    results = detector.replay(events.filter(pc.greater_equal(events["ts"], cut)))
-    labels = dict(
-        zip(truth.sessions["session_id"].to_pylist(), truth.sessions["label"].to_pylist(), strict=True)
-    )
-    return results, [labels[int(r.unit.rsplit("/", 1)[1])] for r in results]
+    log = simulated_bank_log(tmp_path_factory.mktemp("finance"), users=150, seed=3)
+    results = replay_after_warmup(log)
+    return results, [log.label_of(r) for r in results]
 
 
 def test_every_planted_takeover_is_held_with_the_right_reasons(replayed):
