@@ -169,7 +169,7 @@ def model_time(runtime: Path, model: Path, histories: list, repeats: int) -> dic
     """Per-request model time, interleaved: ONNX fp32, ONNX int8, eager PyTorch; and the whole engine path."""
     import torch
 
-    from seqintent.models import INPUT_NAMES, NextItemModel
+    from seqintent.models import NextItemModel
     from seqintent.runtime import InferenceEngine, explained_network, pad_batch
 
     torch.set_num_threads(1)
@@ -180,7 +180,8 @@ def model_time(runtime: Path, model: Path, histories: list, repeats: int) -> dic
     wall: dict[str, list[float]] = {n: [] for n in names}
     cpu: dict[str, list[float]] = {n: [] for n in names}  # this thread's CPU time: steadier on a busy machine
     encoded = [fp32.encode(h, at) for h, at in histories]
-    inputs = [pad_batch([e], INPUT_NAMES) for e in encoded]
+    names_in = eager.input_names  # the token inputs, and the history summary where the heads read one
+    inputs = [pad_batch([e], names_in) for e in encoded]
     diffs = []
 
     def timed(name: str, call: Any) -> Any:
@@ -196,7 +197,7 @@ def model_time(runtime: Path, model: Path, histories: list, repeats: int) -> dic
             timed("onnx_int8", lambda enc=enc: int8.run_graph([enc]))
             with torch.inference_mode():
                 want = timed(
-                    "eager_pytorch", lambda x=x: eager(*(torch.from_numpy(x[n]) for n in INPUT_NAMES))
+                    "eager_pytorch", lambda x=x: eager(*(torch.from_numpy(x[n]) for n in names_in))
                 )
             timed("engine_predict", lambda i=i: fp32.predict(histories[i][0], k=10, at_ms=histories[i][1]))
             if r == 0:

@@ -37,8 +37,9 @@ def _return_sessions(research):
         cause[i] = np.isin(rows[i], truth.causes[k])  # the reviews before the cart
         cause[i] |= rows[i] == truth.cut[k] - 3  # and the cart itself
     names = [s.name for s in model.intents.binary_labels]
+    summary = model.intents.heads.summarize(tokens, tokens.user_start[cuts], cuts)
     answer = AnswerFunction(
-        model.intents.network(model.network), tokens, names, np.ones(len(cuts), int), None, None
+        model.intents.network(model.network), tokens, names, np.ones(len(cuts), int), None, None, summary
     )
     return rows, cause, answer
 
@@ -101,8 +102,8 @@ def _skipper_events(model):
 def test_exclusions_remove_skipped_categories_unless_told_not_to(research):
     _, _, model, _ = research
     events, c0 = _skipper_events(model)
-    honoured = predict(model, events=events, k=10, explain=None)[0]
-    ignored = predict(model, events=events, k=10, explain=None, honour_exclusions=False)[0]
+    honoured = predict(model, events=events, k=20, explain=None)[0]
+    ignored = predict(model, events=events, k=20, explain=None, honour_exclusions=False)[0]
     assert honoured["exclusions"] == [{"category": "c0", "skips": 9, "exposures": 9, "skip_share": 1.0}]
     assert honoured["interests"] == [{"category": "c1", "share": 1.0}]
     assert honoured["excluded_items_removed"] > 0 and ignored["excluded_items_removed"] == 0

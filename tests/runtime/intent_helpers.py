@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 
 
@@ -19,6 +20,14 @@ def online_events(dataset: Any, user: str) -> list[dict[str, Any]]:
             if r.get(key) is not None:
                 event[key] = str(r[key]) if key != "dwell_s" else float(r[key])
         out.append(event)
+    # the events table leaves dwell to the sequence arrays: read it there, in the same order
+    if "dwell_s" in dataset.sequences:
+        u = dataset.vocab("users").index_of(user)
+        lo, hi = dataset.sequences.offsets[u], dataset.sequences.offsets[u + 1]
+        assert hi - lo == len(out)
+        for event, dwell in zip(out, np.asarray(dataset.sequences["dwell_s"])[lo:hi].tolist(), strict=True):
+            if dwell == dwell:  # not NaN
+                event["dwell_s"] = float(dwell)
     return out
 
 

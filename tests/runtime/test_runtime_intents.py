@@ -53,6 +53,27 @@ def test_the_runtime_answers_what_the_model_answers(intent_runtime):
         engine.close()
 
 
+def test_the_summary_of_online_events_is_the_one_training_computed(intent_runtime):
+    from seqintent.models import EventTokens
+    from seqintent.runtime import HistoryEncoder
+
+    dataset, model, runtime = intent_runtime
+    heads = model.intents.heads
+    assert heads.summary is not None  # the default: intent heads read the whole-history summary
+    loaded = Runtime.load(runtime)
+    assert loaded.config.intents.summary.window == heads.summary_window
+    encoder = HistoryEncoder(loaded.config, loaded.vocabs)
+    tokens = EventTokens.from_dataset(dataset, model.spec)
+    users = dataset.vocab("users")
+    for user in ("u1", "u7", "u20"):
+        events = online_events(dataset, user)
+        start = tokens.offsets[users.index_of(user)]
+        for end in (1, 4, len(events) // 2, len(events)):
+            want = heads.summarize(tokens, np.array([start]), np.array([start + end - 1])).numpy()[0]
+            got = encoder.encode(events[:end]).summary
+            np.testing.assert_allclose(got, want, atol=1e-6, err_msg=f"{user}, {end} events")
+
+
 def test_excluded_categories_leave_the_next_items(intent_runtime):
     dataset, _, runtime = intent_runtime
     engine = InferenceEngine.load(runtime, max_wait_ms=0.0)
@@ -149,3 +170,12 @@ def test_interests_equal_the_explain_stage():
         got = interests_of(history, spec)
         assert got.interests == want.interests
         assert got.exclusions == [x["category"] for x in want.exclusions]
+
+
+def test_the_runtime_scorer_feeds_the_summary_and_ranks_like_the_model(intent_runtime):
+    from seqintent.evaluate.ranking import evaluate_ranking
+    from seqintent.runtime import RuntimeScorer
+
+    dataset, model, runtime = intent_runtime
+    results = evaluate_ranking(dataset, {"torch": model, "onnx": RuntimeScorer(runtime)}, bootstrap=0)
+    assert results["onnx"].metrics == pytest.approx(results["torch"].metrics, abs=1e-9)

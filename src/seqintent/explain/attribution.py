@@ -68,6 +68,9 @@ class AnswerFunction:
         from the full history so that every variant of it is scored on the same answer.
     query_time_s:
         float [B] or None: time of the request.
+    summary:
+        The whole-history summary [B, width] where the heads read one (fixed per history: removing
+        an event from the rows does not change it).
     """
 
     def __init__(
@@ -78,8 +81,10 @@ class AnswerFunction:
         item: np.ndarray,
         action: np.ndarray | None,
         query_time_s: np.ndarray | None,
+        summary: torch.Tensor | None = None,
     ) -> None:
         self.net, self.tokens, self.binary_names = net, tokens, binary_names
+        self.summary = summary
         self.item = torch.from_numpy(np.asarray(item, np.int64))
         self.action = None if action is None else torch.from_numpy(np.asarray(action, np.int64))
         self.query_time_s = query_time_s
@@ -111,7 +116,7 @@ class AnswerFunction:
             logits = head(hidden[:, -1], inputs["item"], repeat)
             out = {NEXT_ITEM: logits.gather(1, self.item[:, None])[:, 0]}
             intent_hidden = self.net.intent_hidden(inputs) if self.net.separate_pass else hidden
-            action_logits, _, binary = self.net.head_logits(inputs, intent_hidden)
+            action_logits, _, binary = self.net.head_logits(inputs, intent_hidden, summary=self.summary)
         finally:
             hook.remove()
         if self.action is not None:
@@ -165,6 +170,7 @@ def occlusion_attributions(
             answer.item.numpy()[owner[part]],
             None if answer.action is None else answer.action.numpy()[owner[part]],
             None if answer.query_time_s is None else answer.query_time_s[owner[part]],
+            None if answer.summary is None else answer.summary[torch.from_numpy(owner[part])],
         )
         for name, v in sub(variants[part]).items():
             values[name].append(v.numpy())

@@ -49,11 +49,12 @@ def run_network(
         part = batch.take(slice(lo, lo + batch_size))
         rows = model_rows(part.tokens, part.starts, part.ends, cfg)
         inputs = gather_tokens(part.tokens, rows, part.query_time_s)
+        summary = net.intent_heads.summarize(part.tokens, part.starts, part.ends - 1)
         if intents_only:
-            heads = net.head_logits(inputs, net.intent_hidden(inputs))
+            heads = net.head_logits(inputs, net.intent_hidden(inputs), summary=summary)
             outputs = (None, *heads)
         else:
-            outputs = net(**inputs)
+            outputs = net(**inputs, summary=summary)
         for store, value in zip(parts, outputs, strict=True):
             if value is not None:
                 store.append(value.numpy())

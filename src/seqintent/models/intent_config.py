@@ -238,6 +238,12 @@ class IntentConfig(_Strict):
         description="the heads also read the raw codes of this many newest events and the history's "
         "action mix (a wide path beside the encoder; 0: the encoder state alone)",
     )
+    summary_events: int = Field(
+        500,
+        ge=0,
+        description="the heads also read counts and shares over this many newest events of the history "
+        "(beyond the encoder's window; keep the online store at least this long; 0: no summary)",
+    )
     protocol: ProtocolConfig = Field(default_factory=ProtocolConfig, description="cuts and splits")
     train: IntentTrainConfig = Field(default_factory=IntentTrainConfig, description="optimisation")
     calibration: Literal["auto", "temperature", "isotonic", "none"] = Field(

@@ -81,6 +81,7 @@ class IntentState:
             "labels": [spec.model_dump(mode="json", exclude_none=True) for spec in self.labels],
             "head_sizes": list(self.heads.sizes),
             "recent": None if self.heads.recent is None else self.heads.recent.describe(),
+            "summary": self.heads.describe_summary(),
             "calibration": self.calibration,
             "profile": self.profile.meta(),
             "metrics": self.metrics,
@@ -115,6 +116,8 @@ class IntentState:
             labels = [LabelSpec.model_validate(x) for x in body["labels"]]
             n_actions, n_families, n_binary = (int(x) for x in body["head_sizes"])
             recent = RecentEvents(**body["recent"], out=config.head_hidden) if body.get("recent") else None
+            summary = body.get("summary") or {"window": 0, "n_actions": 0}
+            summary_window, summary_actions = int(summary["window"]), int(summary["n_actions"])
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
             raise ArtifactError(f"does not describe intent heads: {exc}", file=str(path)) from None
         weights = folder / ModelFiles.INTENT_WEIGHTS
@@ -124,7 +127,16 @@ class IntentState:
             tensors = load_numpy(str(weights))
         except (SafetensorError, OSError) as exc:
             raise ArtifactError(f"not a readable safetensors file: {exc}", file=str(weights)) from None
-        heads = IntentHeads(hidden, config.head_hidden, n_actions, n_families, n_binary, recent)
+        heads = IntentHeads(
+            hidden,
+            config.head_hidden,
+            n_actions,
+            n_families,
+            n_binary,
+            recent,
+            summary_window,
+            summary_actions,
+        )
         state = {
             k.removeprefix(HEAD_PREFIX): torch.from_numpy(v)
             for k, v in tensors.items()

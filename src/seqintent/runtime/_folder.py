@@ -47,6 +47,7 @@ OUTPUT_EXPLANATION = "explanation"  # float32 [B, T]: attention roll-out weight 
 # Head outputs of a Model trained with intent heads (each present when the head is not empty), logits:
 # next_action [B, n_actions] and next_family [B, n_families + 1] (class 0 -inf), intents [B, labels].
 HEAD_OUTPUTS = ("next_action", "next_family", "intents")
+SUMMARY_INPUT = "summary"  # float32 [B, width]: the whole-history summary the intent heads read
 ITEM_CATEGORY_FILE = "item_category.npy"  # int32 [n_items]: category index of each item (with intent heads)
 ANOMALY_DIR = "anomaly"  # an anomaly model folder (seqintent anomaly fit), when exported with one
 
@@ -108,6 +109,14 @@ class InterestSpec(_Strict):
     top: int = Field(description="interests listed")
 
 
+class SummarySpec(_Strict):
+    """The whole-history summary the intent heads read (:mod:`seqintent.models.history_summary`)."""
+
+    window: int = Field(description="newest events of the history the summary reads")
+    n_actions: int = Field(description="action codes it counts, padding included")
+    dwell_buckets: int = Field(description="dwell buckets it shares, padding included")
+
+
 class IntentSpec(_Strict):
     """How the engine turns the heads' logits into answers (a Model trained with intent heads)."""
 
@@ -116,6 +125,7 @@ class IntentSpec(_Strict):
     next_family: str | None = Field(None, description="label name of the next-family head (None: no head)")
     calibration: dict[str, dict[str, Any]] = Field(description="label name → calibration map")
     interests: InterestSpec
+    summary: SummarySpec | None = Field(None, description="the summary input of the graph (None: none)")
 
 
 class RuntimeConfig(_Strict):

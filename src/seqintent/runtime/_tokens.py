@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from seqintent.data import Vocabulary
-from seqintent.runtime._folder import RuntimeConfig
+from seqintent.models.history_summary import history_summary, summary_width
+from seqintent.runtime._folder import SUMMARY_INPUT, RuntimeConfig
 from seqintent.schema.columns import Columns, Vocabularies
 
 _QUARTER_MS = 900_000
@@ -48,7 +49,8 @@ class EncodedHistory:
     ``codes`` maps every graph input to an array [T] (T ≤ max_len, oldest first); ``events`` are
     the events of those columns, in the same order; ``n_readable`` counts the history's events the
     model can read, ``n_ignored`` those with an action it never saw, ``n_known_items`` the events in
-    the columns whose item it knows.
+    the columns whose item it knows; ``summary`` is the whole-history summary (of the newest
+    readable events, not only the columns) where the intent heads read one.
     """
 
     codes: dict[str, np.ndarray]
@@ -56,6 +58,7 @@ class EncodedHistory:
     n_readable: int
     n_ignored: int
     n_known_items: int
+    summary: np.ndarray | None = None  # float32 [width]: the whole-history summary, where the heads read one
 
     @property
     def length(self) -> int:
@@ -76,6 +79,7 @@ class HistoryEncoder:
     def __init__(self, config: RuntimeConfig, vocabs: Mapping[str, Vocabulary]) -> None:
         self.spec = config.tokens
         self.truncation = config.truncation
+        self.summary = None if config.intents is None else config.intents.summary
         # plain dicts: one lookup per event field is the encoder's main cost
         self._items = _index(vocabs[Vocabularies.ITEMS])
         self._actions = _index(vocabs[Vocabularies.ACTIONS])
@@ -149,7 +153,48 @@ class HistoryEncoder:
             "next_gap": next_gap,
             TIME_INPUT: time_rel,
         }
-        return EncodedHistory(codes, rows, len(readable), n_ignored, int((item > 0).sum()))
+        summary = None
+        if self.summary is not None:
+            summary = self._summary(events, readable, action_codes)
+        return EncodedHistory(codes, rows, len(readable), n_ignored, int((item > 0).sum()), summary)
+
+    def _summary(
+        self, events: Sequence[Mapping[str, Any]], readable: list[int], action_codes: list[int]
+    ) -> np.ndarray:
+        """The whole-history summary of the newest readable events, as training computes it."""
+        rule, spec = self.summary, self.spec
+        assert rule is not None
+        chosen = readable[-rule.window :]
+        n = len(chosen)
+        if n == 0:
+            return np.zeros(summary_width(rule.n_actions, rule.dwell_buckets), dtype=np.float32)
+        rows = [events[i] for i in chosen]
+        action = np.array([action_codes[i] for i in chosen], dtype=np.int64)
+        item_of, category_of = self._items.get, self._categories.get
+        item = np.array([item_of(r.get(Columns.ITEM), 0) for r in rows], dtype=np.int64)
+        category = np.array([category_of(r.get(Columns.CATEGORY), 0) for r in rows], dtype=np.int64)
+        category[category >= spec.n_categories] = 0
+        time_s = np.zeros(n, dtype=np.float64)
+        if spec.has_time:
+            time_s = np.array([r[Columns.TIME] for r in rows], dtype=np.int64) / 1000.0
+        dwell = np.zeros(n, dtype=np.int64)
+        if spec.has_dwell:
+            seconds = np.array([_float(r.get(Columns.DWELL)) for r in rows], dtype=np.float32)
+            dwell = log_bucket(seconds, spec.dwell_buckets)
+        values = history_summary(
+            action=action,
+            family=self._family[action],
+            item=item,
+            category=category,
+            dwell=dwell,
+            time_s=time_s,
+            starts=np.zeros(1, dtype=np.int64),
+            cuts=np.array([n - 1]),
+            n_actions=rule.n_actions,
+            dwell_buckets=rule.dwell_buckets,
+            window=rule.window,
+        )
+        return values[0]
 
     def _utc_offsets_ms(self, ts_ms: np.ndarray) -> np.ndarray:
         """The zone's UTC offset at each time (ms), looked up once per quarter hour.
@@ -190,6 +235,9 @@ def pad_batch(histories: Sequence[EncodedHistory], inputs: Sequence[str]) -> dic
     width = max((h.length for h in histories), default=0) or 1
     batch: dict[str, np.ndarray] = {}
     for name in inputs:
+        if name == SUMMARY_INPUT:
+            batch[name] = np.stack([h.summary for h in histories]).astype(np.float32)  # type: ignore[misc]
+            continue
         dtype = np.float32 if name == TIME_INPUT else np.int64
         out = np.zeros((len(histories), width), dtype=dtype)
         for b, h in enumerate(histories):

@@ -1,7 +1,8 @@
 """Export a Model folder to a Runtime folder: ONNX graphs (fp32, optionally int8) plus vocabularies.
 
 The graph takes the network's token inputs (int64 [B, T], ``time_s`` float32 [B, T]; batch and
-length dynamic, left-padded with 0) and returns
+length dynamic, left-padded with 0), plus ``summary`` float32 [B, width] where the intent heads
+read the whole-history summary (:mod:`seqintent.models.history_summary`), and returns
 
 - ``next_item`` float32 [B, n_items]: the network's next-item logits (column 0 is ``-inf``);
 - ``explanation`` float32 [B, T]: attention roll-out (Abnar & Zuidema, ACL 2020) of the newest
@@ -47,11 +48,13 @@ from seqintent.runtime._folder import (
     OUTPUT_NEXT_ITEM,
     PRECISION_FILES,
     RUNTIME_VOCABULARIES,
+    SUMMARY_INPUT,
     IntentLabel,
     IntentSpec,
     InterestSpec,
     PrecisionInfo,
     RuntimeConfig,
+    SummarySpec,
     TokenSpec,
     TruncationSpec,
     runtime_path_for,
@@ -88,6 +91,11 @@ class ExplainedNetwork(nn.Module):
         self._block_inputs: list[tuple[torch.Tensor, torch.Tensor]] = []
         for block in network.encoder.blocks:
             block.register_forward_pre_hook(self._keep_input)
+
+    @property
+    def input_names(self) -> list[str]:
+        heads = None if self.whole is None else self.whole.intent_heads
+        return [*INPUT_NAMES, *([SUMMARY_INPUT] if heads is not None and heads.summary is not None else [])]
 
     @property
     def output_names(self) -> list[str]:
@@ -166,7 +174,10 @@ def check_inputs(model: NextItemModel, batch: int, length: int, seed: int) -> di
         pad = length // 3
         for name in INPUT_NAMES:
             x[name][0, :pad] = 0
-    return {n: x[n] for n in INPUT_NAMES}
+    heads = model.intents.heads if model.intents is not None else None
+    if heads is not None and heads.summary is not None:
+        x[SUMMARY_INPUT] = torch.rand(batch, heads.summary_width, generator=g)
+    return x
 
 
 def export_runtime(
@@ -236,11 +247,12 @@ def export_runtime(
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             torch.onnx.export(
                 graph,
-                tuple(example[n] for n in INPUT_NAMES),
+                tuple(example[n] for n in graph.input_names),
                 str(fp32),
-                input_names=list(INPUT_NAMES),
+                input_names=graph.input_names,
                 output_names=graph.output_names,
                 dynamic_axes={n: {0: "batch", 1: "length"} for n in INPUT_NAMES}
+                | {n: {0: "batch"} for n in graph.input_names if n == SUMMARY_INPUT}
                 | {OUTPUT_NEXT_ITEM: {0: "batch"}, OUTPUT_EXPLANATION: {0: "batch", 1: "length"}}
                 | {n: {0: "batch"} for n in graph.head_outputs},
                 opset_version=opset,
@@ -291,6 +303,7 @@ def _intent_spec(model: NextItemModel) -> IntentSpec | None:
             skip_share=interests.skip_share,
             top=interests.top,
         ),
+        summary=None if state.heads.summary is None else SummarySpec(**state.heads.describe_summary()),
     )
 
 
@@ -351,7 +364,7 @@ def _compare(
     for i, (batch, length) in enumerate(CHECK_SHAPES):
         x = check_inputs(model, batch, length or max_len, seed + 1 + i)
         with torch.no_grad():
-            want = [t.numpy() for t in graph(*(x[n] for n in INPUT_NAMES))]
+            want = [t.numpy() for t in graph(*(x[n] for n in graph.input_names))]
         got = session.run(None, {n: x[n].numpy() for n in used})
         want_logits, want_weights, got_logits, got_weights = want[0], want[1], got[0], got[1]
         for w_head, g_head in zip(want[2:], got[2:], strict=True):  # head logits: finite past class 0

@@ -17,7 +17,8 @@ import numpy as np
 
 from seqintent._compat import require
 from seqintent.models import HistoryBatch, Scorer, gather_tokens, history_rows
-from seqintent.runtime._folder import OUTPUT_NEXT_ITEM, Runtime
+from seqintent.models.history_summary import tokens_summary
+from seqintent.runtime._folder import OUTPUT_NEXT_ITEM, SUMMARY_INPUT, Runtime
 
 
 class RuntimeScorer(Scorer):
@@ -61,6 +62,16 @@ class RuntimeScorer(Scorer):
                 part.starts, part.ends, rule.max_len, important=important, slots=rule.important_slots
             )
             inputs = gather_tokens(part.tokens, rows, part.query_time_s)
-            feed = {name: inputs[name].numpy() for name in self.inputs}
+            feed = {name: inputs[name].numpy() for name in self.inputs if name != SUMMARY_INPUT}
+            summary = self.runtime.config.intents.summary if self.runtime.config.intents else None
+            if summary is not None:  # the heads' input: the graph needs it, next items do not read it
+                feed[SUMMARY_INPUT] = tokens_summary(
+                    part.tokens,
+                    part.starts,
+                    part.ends - 1,
+                    n_actions=summary.n_actions,
+                    dwell_buckets=summary.dwell_buckets,
+                    window=summary.window,
+                )
             out[lo : lo + len(part)] = self.session.run([OUTPUT_NEXT_ITEM], feed)[0]
         return out

@@ -101,6 +101,19 @@ def create_app(
             on_batch=metrics.observe_batch,
         )
         opened = store or open_store(settings.store, settings.max_events_per_user)
+        summary = engine.intents.summary if engine.intents is not None else None
+        if summary is not None and settings.max_events_per_user < summary.window:
+            # the heads were trained on counts over `window` events; a shorter store under-counts
+            logger.warning(
+                "store shorter than the model's history summary",
+                extra={
+                    "fields": {
+                        "max_events_per_user": settings.max_events_per_user,
+                        "summary_window": summary.window,
+                        "fix": f"serve with --max-events {summary.window} or more",
+                    }
+                },
+            )
         app.state.service = IntentService(engine, opened, settings, metrics)
         logger.info(
             "started",
