@@ -196,9 +196,7 @@ def model_time(runtime: Path, model: Path, histories: list, repeats: int) -> dic
             got = timed("onnx_fp32", lambda enc=enc: fp32.run_graph([enc])[0])
             timed("onnx_int8", lambda enc=enc: int8.run_graph([enc]))
             with torch.inference_mode():
-                want = timed(
-                    "eager_pytorch", lambda x=x: eager(*(torch.from_numpy(x[n]) for n in names_in))
-                )
+                want = timed("eager_pytorch", lambda x=x: eager(*(torch.from_numpy(x[n]) for n in names_in)))
             timed("engine_predict", lambda i=i: fp32.predict(histories[i][0], k=10, at_ms=histories[i][1]))
             if r == 0:
                 finite = np.isfinite(got[0])
