@@ -224,6 +224,8 @@ class IntentHeads(nn.Module):
             nn.init.normal_(self.summary.weight, std=0.02)
             nn.init.zeros_(self.summary.bias)
             nn.init.zeros_(self.summary_out.weight)
+            # the untrained trunk would add noise (logit spread about 0.15) to the fitted direct path
+            nn.init.zeros_(self.out.weight)
 
     def describe_summary(self) -> dict[str, int] | None:
         """How the summary is computed (recorded in ``intents.json``), or None without one."""
