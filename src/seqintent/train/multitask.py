@@ -483,7 +483,7 @@ class _Trainer:
             assert loss is not None
             loss = loss + SUMMARY_FIT_L2 * heads.summary_out.weight.pow(2).sum()
             loss.backward()
-            return loss
+            return loss.detach()  # L-BFGS reads the value; the gradients are already in place
 
         heads.train()
         loss = float(optimizer.step(closure))
