@@ -33,8 +33,8 @@ def _log(seed=0, lengths=(1, 3, 12, 20, 5)):
     }, np.concatenate([[0], np.cumsum(lengths)])[user]
 
 
-def _by_hand(log, start, cut):
-    lo = max(start, cut - WINDOW + 1)
+def _by_hand(log, start, cut, window=WINDOW):
+    lo = max(start, cut - window + 1)
     window = {k: v[lo : cut + 1] for k, v in log.items()}
     k, now, t = cut - lo + 1, log["time_s"][cut], window["time_s"]
     day = t >= now - 86400
@@ -71,6 +71,17 @@ def test_every_column_matches_a_hand_computation_at_every_cut():
     want = np.stack([_by_hand(log, s, c) for s, c in zip(starts, cuts, strict=True)])
     assert got.shape == (len(cuts), summary_width(N_ACTIONS, DWELL))
     assert len(summary_names(["a", "b", "c", "d"], DWELL)) == got.shape[1]
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+@pytest.mark.parametrize("window", [2, 5, 9])
+def test_sliding_windows_of_long_histories_match_by_hand(window):
+    # few distinct values and histories many windows long: every way a value enters and leaves
+    log, starts = _log(seed=window, lengths=(60, 1, 35, 9, 48))
+    sizes = {"n_actions": N_ACTIONS, "dwell_buckets": DWELL, "convert_family": CONVERT, "window": window}
+    cuts = np.arange(len(starts))
+    got = history_summary(**log, starts=starts, cuts=cuts, **sizes)
+    want = np.stack([_by_hand(log, s, c, window) for s, c in zip(starts, cuts, strict=True)])
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 

@@ -212,8 +212,8 @@ def _summary(
     has = last_convert >= lo
     since = np.where(has, now - time_s[np.maximum(last_convert, 0)], 0.0)
     cols += [np.log1p(np.maximum(since, 0.0)) / _LOG_SECONDS, has.astype(np.float64)]
-    cols.append(_distinct(item, segment, lo, cuts, starts) / n)
-    cols.append(_distinct(category, segment, lo, cuts, starts) / n)
+    cols.append(_distinct(item, segment, lo, cuts, starts, window) / n)
+    cols.append(_distinct(category, segment, lo, cuts, starts, window) / n)
     cols.append(np.log1p(_newest_repeats(item, segment, lo, cuts, starts)) / 4.0)
     known = dwell > 0
     n_known = _range_count(known, lo, cuts)
@@ -296,27 +296,48 @@ def _first_at_or_after(
     return np.searchsorted(key(segment, time_s), key(cut_segment, since), side="left")
 
 
-def _previous_same(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
-    """Index of the previous event of the same segment with the same value (-1: none)."""
-    n = len(values)
-    order = np.lexsort((np.arange(n), values, segment))
-    previous = np.full(n, -1, dtype=np.int64)
+def _same_value_order(values: np.ndarray, segment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Events sorted by (segment, value, index), and which sorted neighbours share segment and value."""
+    order = np.lexsort((np.arange(len(values)), values, segment))
     same = (segment[order][1:] == segment[order][:-1]) & (values[order][1:] == values[order][:-1])
-    previous[order[1:][same]] = order[:-1][same]
-    return previous
+    return order, same
 
 
 def _distinct(
-    values: np.ndarray, segment: np.ndarray, lo: np.ndarray, cuts: np.ndarray, starts: np.ndarray
+    values: np.ndarray,
+    segment: np.ndarray,
+    lo: np.ndarray,
+    cuts: np.ndarray,
+    starts: np.ndarray,
+    window: int,
 ) -> np.ndarray:
-    """Distinct non-zero values among ``values[lo[i] : cuts[i] + 1]``, per history."""
-    previous = _previous_same(values, segment)
-    # an event counts when no earlier event of the window has its value
-    out = _range_count((previous < 0) & (values > 0), lo, cuts)
-    for i in np.flatnonzero(lo > starts):  # windows cut short of the history: judge against lo
-        a, b = lo[i], cuts[i]
-        out[i] = np.count_nonzero((previous[a : b + 1] < a) & (values[a : b + 1] > 0))
-    return out
+    """Distinct non-zero values among ``values[lo[i] : cuts[i] + 1]``, per history.
+
+    A window that starts at its history's first event counts first occurrences (a prefix sum).
+    A full window slides: one step adds its new event when that value's previous occurrence lies
+    before the window, and drops the leaving event when its value does not recur before that new one,
+    so a running sum from the last window that starts at the history's first event gives the rest.
+    """
+    n = len(values)
+    order, same = _same_value_order(values, segment)
+    previous = np.full(n, -1, dtype=np.int64)
+    previous[order[1:][same]] = order[:-1][same]
+    following = np.full(n, n, dtype=np.int64)
+    following[order[:-1][same]] = order[1:][same]
+    known = values > 0
+    prefix = np.concatenate([[0], np.cumsum((previous < 0) & known, dtype=np.int64)])
+    idx = np.arange(n)
+    first = np.searchsorted(segment, segment, side="left")  # the first event of each event's segment
+    full = idx - first >= window
+    leaving = np.maximum(idx - window, 0)
+    add = known & (previous < idx - window + 1)
+    # the leaving value is gone unless it recurs among the events the two windows share
+    drop = full & known[leaving] & (following[leaving] >= idx)
+    running = np.cumsum(np.where(full, add.astype(np.int64) - drop, 0))
+    base = np.minimum(first + window - 1, n - 1)  # the last window starting at the segment's first event
+    slid = prefix[base + 1] - prefix[first] + running - running[base]
+    from_start = (prefix[cuts + 1] - prefix[starts]).astype(np.float64)
+    return np.where(lo > starts, slid[cuts], from_start)
 
 
 def _newest_repeats(
@@ -324,14 +345,15 @@ def _newest_repeats(
 ) -> np.ndarray:
     """Earlier events of each window with the newest event's (known) item."""
     n = len(item)
-    order = np.lexsort((np.arange(n), item, segment))
-    group_start = np.ones(n, dtype=bool)
-    group_start[1:] = (segment[order][1:] != segment[order][:-1]) | (item[order][1:] != item[order][:-1])
-    position = np.arange(n)
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = position - np.maximum.accumulate(np.where(group_start, position, 0))
-    out = np.where(item[cuts] > 0, rank[cuts], 0).astype(np.float64)
-    for i in np.flatnonzero((lo > starts) & (item[cuts] > 0)):
-        a, b = lo[i], cuts[i]
-        out[i] = np.count_nonzero(item[a:b] == item[b])
-    return out
+    order, same = _same_value_order(item, segment)
+    group = np.concatenate([[0], np.cumsum(~same)])  # group id of each sorted position
+    block = np.searchsorted(group, group, side="left")  # first sorted position of each group
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    rank = position - block[position]  # earlier events of the history with the event's item
+    # earlier ones before the window: search the (group, index) keys of the sorted events for lo
+    keys = (group.astype(np.int64) << 32) | order
+    group_of_cut = group[position[cuts]]
+    before = np.searchsorted(keys, (group_of_cut.astype(np.int64) << 32) | lo) - block[position[cuts]]
+    out = np.where(lo > starts, rank[cuts] - before, rank[cuts])
+    return np.where(item[cuts] > 0, out, 0).astype(np.float64)
