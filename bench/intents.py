@@ -464,6 +464,11 @@ Notes.
   (ecommerce), +0.003 (content), -0.006 / -0.002 (Taobao finetune / joint): within noise, kept
   because an untrained trunk otherwise adds noise to the fitted path. Taobao figures before it:
   valid 0.637 / 0.642, test next action 0.689 / 0.690.
+- Tried with the summary and not kept: the wide path off (`--set intents.recent_events=0`):
+  KuaiRand unchanged (0.716: the fitted path wins either way), Taobao 0.630 / 0.636 against 0.631 /
+  0.640; the fitted path trained at a tenth of the heads' learning rate during fine-tuning:
+  KuaiRand's first epoch 0.7140 against 0.7140 (so Adam's steps do not undo the fit; the deep
+  part itself does not generalise there).
 - The heads read the newest 10 events' codes (action, family, dwell, gap, hour, weekday) and the
   history's action / family / dwell mix beside the encoder state (`intents.recent_events`, a wide
   path; `seqintent.models.heads.RecentEvents`). Rows tagged `-nowide` are the same command with
