@@ -39,7 +39,14 @@ def _return_sessions(research):
     names = [s.name for s in model.intents.binary_labels]
     summary = model.intents.heads.summarize(tokens, tokens.user_start[cuts], cuts)
     answer = AnswerFunction(
-        model.intents.network(model.network), tokens, names, np.ones(len(cuts), int), None, None, summary
+        model.intents.network(model.network),
+        tokens,
+        names,
+        np.ones(len(cuts), int),
+        None,
+        None,
+        summary,
+        tokens.user_start[cuts],  # occlusion recounts the summary without the removed event
     )
     return rows, cause, answer
 

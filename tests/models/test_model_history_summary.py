@@ -12,6 +12,7 @@ from seqintent.models.history_summary import (
     summary_names,
     summary_width,
     tokens_summary,
+    tokens_summary_without,
 )
 from tests.models.test_model_intent_heads import _net
 
@@ -41,9 +42,13 @@ def _by_hand(log, start, cut, window=WINDOW):
     span = now - t[0]
     row = [np.log1p(k) / 6, np.log1p((t >= now - 3600).sum()) / 6, np.log1p(day.sum()) / 6]
     row += [np.log1p(span) / 16, np.log1p(k / (span / 86400 + 1)) / 6]
+    pauses = np.flatnonzero(np.diff(t) > 1800)  # the session: after the last pause over 30 minutes
+    session = np.arange(k) >= (pauses[-1] + 1 if len(pauses) else 0)
+    row += [np.log1p(session.sum()) / 6, np.log1p(now - t[session][0]) / 16]
     for a in range(1, N_ACTIONS):
         is_a = window["action"] == a
         row += [is_a.sum() / k, np.log1p(is_a.sum()) / 6, np.log1p((is_a & day).sum()) / 6]
+        row += [np.log1p((is_a & session).sum()) / 6]
     converts = np.flatnonzero(window["family"] == CONVERT)
     row += [np.log1p(now - t[converts[-1]]) / 16 if len(converts) else 0.0, float(len(converts) > 0)]
     items, cats = window["item"], window["category"]
@@ -116,6 +121,23 @@ def test_gathered_and_whole_paths_agree_and_empty_histories_are_zero():
     assert not empty[0].any() and empty[1].any()
     with pytest.raises(ValueError, match="between its start"):
         history_summary(**log, starts=[5], cuts=[4], n_actions=N_ACTIONS, dwell_buckets=DWELL)
+
+
+def test_a_summary_without_one_event_is_the_summary_of_the_history_without_it():
+    # occlusion explanations take one event out of a history and recount
+    log, starts = _log(seed=3, lengths=(30, 2, 12))
+    sizes = {"n_actions": N_ACTIONS, "dwell_buckets": DWELL, "window": WINDOW}
+    tokens = SimpleNamespace(**log, user_start=starts, n_events=len(starts))
+    cuts = np.array([29, 29, 29, 31, 31, 43])
+    removed = np.array([29, 25, 3, 30, -1, 35])  # the newest, inside the window, before it, ...
+    got = tokens_summary_without(tokens, starts[cuts], cuts, removed, **sizes)
+    for i, (cut, gone) in enumerate(zip(cuts, removed, strict=True)):
+        keep = [j for j in range(starts[cut], cut + 1) if j != gone]
+        alone = {k: v[keep] for k, v in log.items()}
+        want = history_summary(**alone, starts=[0], cuts=[len(keep) - 1], **sizes)  # default convert code
+        np.testing.assert_allclose(got[i], want[0], atol=1e-6, err_msg=f"cut {cut} without {gone}")
+    alone = tokens_summary_without(tokens, np.array([30]), np.array([30]), np.array([30]), **sizes)
+    assert not alone.any()  # nothing left: zeros
 
 
 def _like_share_task(n=3000, length=200, t=12, seed=0):

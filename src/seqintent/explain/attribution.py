@@ -69,8 +69,10 @@ class AnswerFunction:
     query_time_s:
         float [B] or None: time of the request.
     summary:
-        The whole-history summary [B, width] where the heads read one (fixed per history: removing
-        an event from the rows does not change it).
+        The whole-history summary [B, width] where the heads read one.
+    summary_starts:
+        int [B]: the first event of each history, so that occlusion can recount the summary without
+        the removed event (None: the summary stays fixed when an event is removed).
     """
 
     def __init__(
@@ -82,9 +84,10 @@ class AnswerFunction:
         action: np.ndarray | None,
         query_time_s: np.ndarray | None,
         summary: torch.Tensor | None = None,
+        summary_starts: np.ndarray | None = None,
     ) -> None:
         self.net, self.tokens, self.binary_names = net, tokens, binary_names
-        self.summary = summary
+        self.summary, self.summary_starts = summary, summary_starts
         self.item = torch.from_numpy(np.asarray(item, np.int64))
         self.action = None if action is None else torch.from_numpy(np.asarray(action, np.int64))
         self.query_time_s = query_time_s
@@ -161,6 +164,14 @@ def occlusion_attributions(
     variants = compact(variants, remove)
     owner = np.repeat(np.arange(b), t)
     values: dict[str, list[np.ndarray]] = {name: [] for name in full}
+    summaries = answer.summary
+    if summaries is not None and answer.summary_starts is not None:
+        # each variant's counts without its removed event (padding columns remove nothing)
+        removed = np.where(remove, np.repeat(rows, t, axis=0), -1).max(axis=1)
+        newest = rows[:, -1][owner]
+        summaries = net.intent_heads.summarize(answer.tokens, answer.summary_starts[owner], newest, removed)
+    elif summaries is not None:
+        summaries = summaries[torch.from_numpy(owner)]
     for lo in range(0, len(variants), chunk):
         part = slice(lo, lo + chunk)
         sub = AnswerFunction(
@@ -170,7 +181,7 @@ def occlusion_attributions(
             answer.item.numpy()[owner[part]],
             None if answer.action is None else answer.action.numpy()[owner[part]],
             None if answer.query_time_s is None else answer.query_time_s[owner[part]],
-            None if answer.summary is None else answer.summary[torch.from_numpy(owner[part])],
+            None if summaries is None else summaries[part],
         )
         for name, v in sub(variants[part]).items():
             values[name].append(v.numpy())

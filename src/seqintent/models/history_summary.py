@@ -8,8 +8,9 @@ cuts have more events than a 30-event window). The summary is that "traditional"
 computed from the newest ``window`` events of a history (the online store keeps as many), so
 training and serving read exactly the same numbers:
 
-- size: log events; events in the last hour and the last day; log span; events per day;
-- per action: share of the history, log count, log count in the last day;
+- size: log events; events in the last hour and the last day; log span; events per day; events
+  and seconds of the current session (since the last pause over 30 minutes);
+- per action: share of the history, log count, log count in the last day and in the session;
 - recency of conversion: log seconds since the newest ``convert`` event, and whether there is one;
 - variety: distinct items / events, distinct categories / events, log repeats of the newest item;
 - dwell: share of each dwell bucket among events with a known dwell.
@@ -33,24 +34,35 @@ DEFAULT_WINDOW = 500
 CONVERT_FAMILY = list(FAMILIES).index("convert") + 1  # family codes are FAMILIES order + 1
 HOUR_S = 3600.0
 DAY_S = 86400.0
+SESSION_GAP_S = 1800.0  # a pause this long ends a session (the ingest default)
 _LOG_COUNT = 6.0  # log1p(400) ≈ 6
 _LOG_SECONDS = 16.0  # log1p(a year in seconds) ≈ 17.3
 
-SIZE_NAMES = ("log_events", "log_hour_events", "log_day_events", "log_span_s", "log_events_per_day")
+SIZE_NAMES = (
+    "log_events",
+    "log_hour_events",
+    "log_day_events",
+    "log_span_s",
+    "log_events_per_day",
+    "log_session_events",
+    "log_session_s",
+)
+PER_ACTION = ("share", "log_count", "log_day_count", "log_session_count")
 CONVERT_NAMES = ("log_since_convert_s", "has_convert")
 VARIETY_NAMES = ("distinct_item_share", "distinct_category_share", "log_newest_item_repeats")
 
 
 def summary_names(action_names: list[str], dwell_buckets: int) -> list[str]:
     """Names of the summary's columns; ``action_names`` are the actions of codes 1.. in order."""
-    per_action = [f"{kind}_{a}" for a in action_names for kind in ("share", "log_count", "log_day_count")]
+    per_action = [f"{kind}_{a}" for a in action_names for kind in PER_ACTION]
     dwell = [f"dwell_share_{b}" for b in range(1, dwell_buckets)]
     return [*SIZE_NAMES, *per_action, *CONVERT_NAMES, *VARIETY_NAMES, *dwell]
 
 
 def summary_width(n_actions: int, dwell_buckets: int) -> int:
     """Columns of the summary for ``n_actions`` action codes and ``dwell_buckets`` (padding included)."""
-    return len(SIZE_NAMES) + 3 * (n_actions - 1) + len(CONVERT_NAMES) + len(VARIETY_NAMES) + dwell_buckets - 1
+    per_action = len(PER_ACTION) * (n_actions - 1)
+    return len(SIZE_NAMES) + per_action + len(CONVERT_NAMES) + len(VARIETY_NAMES) + dwell_buckets - 1
 
 
 def history_summary(
@@ -167,6 +179,57 @@ def tokens_summary(
     return history_summary(**gathered, starts=offsets[:-1], cuts=offsets[1:] - 1, **sizes)
 
 
+def tokens_summary_without(
+    tokens: EventTokens,
+    starts: np.ndarray,
+    cuts: np.ndarray,
+    removed: np.ndarray,
+    *,
+    n_actions: int,
+    dwell_buckets: int,
+    window: int = DEFAULT_WINDOW,
+) -> np.ndarray:
+    """:func:`tokens_summary` of each history with event ``removed[i]`` taken out (-1: none).
+
+    What an occlusion explanation needs: the summary counts the removed event too, so taking an
+    event out of a history changes both what the encoder reads and the counts.
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    cuts = np.asarray(cuts, dtype=np.int64)
+    removed = np.asarray(removed, dtype=np.int64)
+    lo = np.maximum(starts, cuts - window)  # one more than the window: the removed one may be in it
+    lengths = cuts - lo + 1
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    index = np.repeat(lo - offsets[:-1], lengths) + np.arange(offsets[-1])
+    keep = index != np.repeat(removed, lengths)
+    owner = np.repeat(np.arange(len(cuts)), lengths)[keep]
+    index = index[keep]
+    kept = np.bincount(owner, minlength=len(cuts))
+    out = np.zeros((len(cuts), summary_width(n_actions, dwell_buckets)), dtype=np.float32)
+    some = kept > 0
+    if not some.any():
+        return out
+    bounds = np.concatenate([[0], np.cumsum(kept)])
+    fields = {
+        "action": tokens.action,
+        "family": tokens.family,
+        "item": tokens.item,
+        "category": tokens.category,
+        "dwell": tokens.dwell,
+        "time_s": tokens.time_s,
+    }
+    values = history_summary(
+        **{k: v[index] for k, v in fields.items()},
+        starts=bounds[:-1][some],
+        cuts=bounds[1:][some] - 1,
+        n_actions=n_actions,
+        dwell_buckets=dwell_buckets,
+        window=window,
+    )
+    out[some] = values
+    return out
+
+
 def _summary(
     action: np.ndarray,
     family: np.ndarray,
@@ -199,6 +262,13 @@ def _summary(
     span = np.maximum(now - time_s[lo], 0.0)
     cols.append(np.log1p(span) / _LOG_SECONDS)
     cols.append(np.log1p(n / (span / DAY_S + 1.0)) / _LOG_COUNT)
+    idx = np.arange(n_events)
+    # the current session: events since the last pause longer than SESSION_GAP_S (within the window)
+    pause = np.ones(n_events, dtype=bool)
+    pause[1:] = (segment[1:] != segment[:-1]) | (np.diff(time_s) > SESSION_GAP_S)
+    session_lo = np.maximum(lo, np.maximum.accumulate(np.where(pause, idx, 0))[cuts])
+    cols.append(np.log1p(cuts - session_lo + 1.0) / _LOG_COUNT)
+    cols.append(np.log1p(np.maximum(now - time_s[session_lo], 0.0)) / _LOG_SECONDS)
     for code in range(1, n_actions):
         is_a = action == code
         count = _range_count(is_a, lo, cuts)
@@ -206,8 +276,8 @@ def _summary(
             count / n,
             np.log1p(count) / _LOG_COUNT,
             np.log1p(_range_count(is_a, day_lo, cuts)) / _LOG_COUNT,
+            np.log1p(_range_count(is_a, session_lo, cuts)) / _LOG_COUNT,
         ]
-    idx = np.arange(n_events)
     last_convert = np.maximum.accumulate(np.where(family == convert_family, idx, -1))[cuts]
     has = last_convert >= lo
     since = np.where(has, now - time_s[np.maximum(last_convert, 0)], 0.0)
@@ -244,17 +314,28 @@ def _one_history(
     day = ms >= ms[-1] - int(DAY_S * 1000)
     hour_events = np.count_nonzero(ms >= ms[-1] - int(HOUR_S * 1000))
     span = max(now - time_s[0], 0.0)
+    pauses = np.flatnonzero(np.diff(time_s) > SESSION_GAP_S)
+    session = int(pauses[-1]) + 1 if len(pauses) else 0
     size = [
         np.log1p(k) / _LOG_COUNT,
         np.log1p(hour_events) / _LOG_COUNT,
         np.log1p(np.count_nonzero(day)) / _LOG_COUNT,
         np.log1p(span) / _LOG_SECONDS,
         np.log1p(k / (span / DAY_S + 1.0)) / _LOG_COUNT,
+        np.log1p(k - session) / _LOG_COUNT,
+        np.log1p(max(now - time_s[session], 0.0)) / _LOG_SECONDS,
     ]
     counts = np.bincount(action, minlength=n_actions)[1:n_actions].astype(np.float64)
     day_counts = np.bincount(action[day], minlength=n_actions)[1:n_actions].astype(np.float64)
+    session_counts = np.bincount(action[session:], minlength=n_actions)[1:n_actions].astype(np.float64)
     per_action = np.stack(
-        [counts / k, np.log1p(counts) / _LOG_COUNT, np.log1p(day_counts) / _LOG_COUNT], axis=1
+        [
+            counts / k,
+            np.log1p(counts) / _LOG_COUNT,
+            np.log1p(day_counts) / _LOG_COUNT,
+            np.log1p(session_counts) / _LOG_COUNT,
+        ],
+        axis=1,
     )
     converts = np.flatnonzero(family == convert_family)
     since = max(now - time_s[converts[-1]], 0.0) if len(converts) else 0.0
