@@ -332,7 +332,6 @@ def explanation_against_causes(
     cuts, sids = cuts[keep], session_ids[keep]
     rows = model_rows(tokens, tokens.user_start[cuts], cuts + 1, model.config.model)
     names = [s.name for s in model.intents.binary_labels]
-    heads = model.intents.heads
     answer = AnswerFunction(
         model.intents.network(model.network),
         tokens,
@@ -340,8 +339,7 @@ def explanation_against_causes(
         np.ones(len(cuts), int),
         None,
         None,
-        heads.summarize(tokens, tokens.user_start[cuts], cuts),
-        tokens.user_start[cuts],
+        (tokens.user_start[cuts], cuts),
     )
     weights = event_weights(answer, rows)[label]
     is_cause = np.zeros(rows.shape, dtype=bool)

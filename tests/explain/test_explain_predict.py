@@ -37,7 +37,6 @@ def _return_sessions(research):
         cause[i] = np.isin(rows[i], truth.causes[k])  # the reviews before the cart
         cause[i] |= rows[i] == truth.cut[k] - 3  # and the cart itself
     names = [s.name for s in model.intents.binary_labels]
-    summary = model.intents.heads.summarize(tokens, tokens.user_start[cuts], cuts)
     answer = AnswerFunction(
         model.intents.network(model.network),
         tokens,
@@ -45,8 +44,7 @@ def _return_sessions(research):
         np.ones(len(cuts), int),
         None,
         None,
-        summary,
-        tokens.user_start[cuts],  # occlusion recounts the summary without the removed event
+        (tokens.user_start[cuts], cuts),  # the heads' summary, recounted by occlusion
     )
     return rows, cause, answer
 

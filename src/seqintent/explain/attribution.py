@@ -68,11 +68,12 @@ class AnswerFunction:
         from the full history so that every variant of it is scored on the same answer.
     query_time_s:
         float [B] or None: time of the request.
+    histories:
+        ``(first, newest)`` event of each history, int [B] each: where the heads read the
+        whole-history summary, it is counted from them (and occlusion recounts it without each
+        removed event).
     summary:
-        The whole-history summary [B, width] where the heads read one.
-    summary_starts:
-        int [B]: the first event of each history, so that occlusion can recount the summary without
-        the removed event (None: the summary stays fixed when an event is removed).
+        The summary [B, width] itself, in place of ``histories`` (occlusion's variants).
     """
 
     def __init__(
@@ -83,11 +84,15 @@ class AnswerFunction:
         item: np.ndarray,
         action: np.ndarray | None,
         query_time_s: np.ndarray | None,
+        histories: tuple[np.ndarray, np.ndarray] | None = None,
+        *,
         summary: torch.Tensor | None = None,
-        summary_starts: np.ndarray | None = None,
     ) -> None:
         self.net, self.tokens, self.binary_names = net, tokens, binary_names
-        self.summary, self.summary_starts = summary, summary_starts
+        self.starts = None if histories is None else np.asarray(histories[0], np.int64)
+        if summary is None and histories is not None:
+            summary = net.intent_heads.summarize(tokens, *histories)
+        self.summary = summary
         self.item = torch.from_numpy(np.asarray(item, np.int64))
         self.action = None if action is None else torch.from_numpy(np.asarray(action, np.int64))
         self.query_time_s = query_time_s
@@ -164,14 +169,13 @@ def occlusion_attributions(
     variants = compact(variants, remove)
     owner = np.repeat(np.arange(b), t)
     values: dict[str, list[np.ndarray]] = {name: [] for name in full}
-    summaries = answer.summary
-    if summaries is not None and answer.summary_starts is not None:
+    summaries = None
+    if answer.summary is not None:
+        assert answer.starts is not None, "build the AnswerFunction with histories=(first, newest)"
         # each variant's counts without its removed event (padding columns remove nothing)
         removed = np.where(remove, np.repeat(rows, t, axis=0), -1).max(axis=1)
         newest = rows[:, -1][owner]
-        summaries = net.intent_heads.summarize(answer.tokens, answer.summary_starts[owner], newest, removed)
-    elif summaries is not None:
-        summaries = summaries[torch.from_numpy(owner)]
+        summaries = net.intent_heads.summarize(answer.tokens, answer.starts[owner], newest, removed)
     for lo in range(0, len(variants), chunk):
         part = slice(lo, lo + chunk)
         sub = AnswerFunction(
@@ -181,7 +185,7 @@ def occlusion_attributions(
             answer.item.numpy()[owner[part]],
             None if answer.action is None else answer.action.numpy()[owner[part]],
             None if answer.query_time_s is None else answer.query_time_s[owner[part]],
-            None if summaries is None else summaries[part],
+            summary=None if summaries is None else summaries[part],
         )
         for name, v in sub(variants[part]).items():
             values[name].append(v.numpy())

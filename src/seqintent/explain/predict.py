@@ -240,9 +240,7 @@ class _Predictor:
             items,
             action_arr,
             batch.query_time_s,
-            # occlusion recounts the whole-history summary without each removed event
-            state.heads.summarize(h.tokens, batch.starts, batch.ends - 1),
-            batch.starts,
+            (batch.starts, batch.ends - 1),
         )
         rows = model_rows(h.tokens, batch.starts, batch.ends, self.model.config.model)
         weights = event_weights(answer, rows, self.explain or "occlusion")

@@ -103,36 +103,15 @@ def history_summary(
     cuts = np.asarray(cuts, dtype=np.int64)
     if len(cuts) and (np.any(cuts < starts) or cuts.max() >= len(action)):
         raise ValueError("every cut must lie between its start and the last event")
-    if len(cuts) == 1 and cuts[0] == len(action) - 1 and starts[0] == 0:  # serving: one whole history
-        lo = max(0, len(action) - window)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            one = _one_history(
-                np.asarray(action[lo:], np.int64),
-                np.asarray(family[lo:], np.int64),
-                np.asarray(item[lo:], np.int64),
-                np.asarray(category[lo:], np.int64),
-                np.asarray(dwell[lo:], np.int64),
-                np.asarray(time_s[lo:], np.float64),
-                n_actions,
-                dwell_buckets,
-                convert_family,
-            )
-        return one[None, :]
+    codes = [np.asarray(x, np.int64) for x in (action, family, item, category, dwell)]
+    times = np.asarray(time_s, np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _summary(
-            np.asarray(action, np.int64),
-            np.asarray(family, np.int64),
-            np.asarray(item, np.int64),
-            np.asarray(category, np.int64),
-            np.asarray(dwell, np.int64),
-            np.asarray(time_s, np.float64),
-            starts,
-            cuts,
-            n_actions,
-            dwell_buckets,
-            convert_family,
-            window,
-        )
+        if len(cuts) == 1 and cuts[0] == len(action) - 1 and starts[0] == 0:  # serving: one history
+            lo = max(0, len(action) - window)
+            window_codes = [x[lo:] for x in codes]
+            one = _one_history(*window_codes, times[lo:], n_actions, dwell_buckets, convert_family)
+            return one[None, :]
+        return _summary(*codes, times, starts, cuts, n_actions, dwell_buckets, convert_family, window)
 
 
 def tokens_summary(
@@ -144,39 +123,23 @@ def tokens_summary(
     dwell_buckets: int,
     window: int = DEFAULT_WINDOW,
 ) -> np.ndarray:
-    """:func:`history_summary` of histories ``tokens[starts[i] : cuts[i] + 1]`` of a Dataset's tokens.
+    """:func:`history_summary` of histories ``tokens[starts[i] : cuts[i] + 1]`` of a Dataset's tokens
+    (an empty history, ``cuts[i] < starts[i]``, has a summary of zeros).
 
     For a few histories only their windows are gathered (no pass over every event); for many whole
     user histories the arrays are read once.
     """
     starts = np.asarray(starts, dtype=np.int64)
     cuts = np.asarray(cuts, dtype=np.int64)
-    empty = cuts < starts
-    if empty.any():  # an empty history has a summary of zeros
-        out = np.zeros((len(cuts), summary_width(n_actions, dwell_buckets)), dtype=np.float32)
-        keep = ~empty
-        out[keep] = tokens_summary(
-            tokens, starts[keep], cuts[keep], n_actions=n_actions, dwell_buckets=dwell_buckets, window=window
-        )
-        return out
-    lo = np.maximum(starts, cuts - window + 1)
-    lengths = cuts - lo + 1
-    fields = {
-        "action": tokens.action,
-        "family": tokens.family,
-        "item": tokens.item,
-        "category": tokens.category,
-        "dwell": tokens.dwell,
-        "time_s": tokens.time_s,
-    }
     sizes = {"n_actions": n_actions, "dwell_buckets": dwell_buckets, "window": window}
-    whole_users = np.array_equal(starts, tokens.user_start[cuts])  # segments of the arrays = users
-    if whole_users and int(lengths.sum()) >= tokens.n_events // 2:
-        return history_summary(**fields, starts=starts, cuts=cuts, **sizes)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    index = np.repeat(lo - offsets[:-1], lengths) + np.arange(offsets[-1])
-    gathered = {k: v[index] for k, v in fields.items()}
-    return history_summary(**gathered, starts=offsets[:-1], cuts=offsets[1:] - 1, **sizes)
+    if (
+        not np.any(cuts < starts)  # no empty history
+        and int((cuts - starts + 1).sum()) >= tokens.n_events // 2
+        and np.array_equal(starts, tokens.user_start[cuts])  # segments of the arrays = users
+    ):
+        return history_summary(**_fields(tokens), starts=starts, cuts=cuts, **sizes)
+    lo = np.maximum(starts, cuts - window + 1)
+    return _ranges_summary(tokens, lo, cuts, np.full(len(cuts), -1), **sizes)
 
 
 def tokens_summary_without(
@@ -196,21 +159,13 @@ def tokens_summary_without(
     """
     starts = np.asarray(starts, dtype=np.int64)
     cuts = np.asarray(cuts, dtype=np.int64)
-    removed = np.asarray(removed, dtype=np.int64)
     lo = np.maximum(starts, cuts - window)  # one more than the window: the removed one may be in it
-    lengths = cuts - lo + 1
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    index = np.repeat(lo - offsets[:-1], lengths) + np.arange(offsets[-1])
-    keep = index != np.repeat(removed, lengths)
-    owner = np.repeat(np.arange(len(cuts)), lengths)[keep]
-    index = index[keep]
-    kept = np.bincount(owner, minlength=len(cuts))
-    out = np.zeros((len(cuts), summary_width(n_actions, dwell_buckets)), dtype=np.float32)
-    some = kept > 0
-    if not some.any():
-        return out
-    bounds = np.concatenate([[0], np.cumsum(kept)])
-    fields = {
+    sizes = {"n_actions": n_actions, "dwell_buckets": dwell_buckets, "window": window}
+    return _ranges_summary(tokens, lo, cuts, np.asarray(removed, dtype=np.int64), **sizes)
+
+
+def _fields(tokens: EventTokens) -> dict[str, np.ndarray]:
+    return {
         "action": tokens.action,
         "family": tokens.family,
         "item": tokens.item,
@@ -218,15 +173,37 @@ def tokens_summary_without(
         "dwell": tokens.dwell,
         "time_s": tokens.time_s,
     }
-    values = history_summary(
-        **{k: v[index] for k, v in fields.items()},
-        starts=bounds[:-1][some],
-        cuts=bounds[1:][some] - 1,
-        n_actions=n_actions,
-        dwell_buckets=dwell_buckets,
-        window=window,
-    )
-    out[some] = values
+
+
+def _ranges_summary(
+    tokens: EventTokens,
+    lo: np.ndarray,
+    cuts: np.ndarray,
+    removed: np.ndarray,
+    *,
+    n_actions: int,
+    dwell_buckets: int,
+    window: int,
+) -> np.ndarray:
+    """The summary of events ``lo[i] .. cuts[i]`` without ``removed[i]``, each range gathered into a
+    history of its own (a range left empty: zeros)."""
+    lengths = np.maximum(cuts - lo + 1, 0)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    index = np.repeat(lo - offsets[:-1], lengths) + np.arange(offsets[-1])
+    keep = index != np.repeat(removed, lengths)
+    kept = np.bincount(np.repeat(np.arange(len(cuts)), lengths)[keep], minlength=len(cuts))
+    out = np.zeros((len(cuts), summary_width(n_actions, dwell_buckets)), dtype=np.float32)
+    some = kept > 0
+    if some.any():
+        bounds = np.concatenate([[0], np.cumsum(kept)])
+        out[some] = history_summary(
+            **{k: v[index[keep]] for k, v in _fields(tokens).items()},
+            starts=bounds[:-1][some],
+            cuts=bounds[1:][some] - 1,
+            n_actions=n_actions,
+            dwell_buckets=dwell_buckets,
+            window=window,
+        )
     return out
 
 
@@ -282,9 +259,11 @@ def _summary(
     has = last_convert >= lo
     since = np.where(has, now - time_s[np.maximum(last_convert, 0)], 0.0)
     cols += [np.log1p(np.maximum(since, 0.0)) / _LOG_SECONDS, has.astype(np.float64)]
-    cols.append(_distinct(item, segment, lo, cuts, starts, window) / n)
-    cols.append(_distinct(category, segment, lo, cuts, starts, window) / n)
-    cols.append(np.log1p(_newest_repeats(item, segment, lo, cuts, starts)) / 4.0)
+    item_order = _same_value_order(item, segment)  # one sort serves both item figures
+    cols.append(_distinct(item, segment, lo, cuts, starts, window, item_order) / n)
+    category_order = _same_value_order(category, segment)
+    cols.append(_distinct(category, segment, lo, cuts, starts, window, category_order) / n)
+    cols.append(np.log1p(_newest_repeats(item, segment, lo, cuts, starts, item_order)) / 4.0)
     known = dwell > 0
     n_known = _range_count(known, lo, cuts)
     for bucket in range(1, dwell_buckets):
@@ -391,6 +370,7 @@ def _distinct(
     cuts: np.ndarray,
     starts: np.ndarray,
     window: int,
+    sorted_values: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """Distinct non-zero values among ``values[lo[i] : cuts[i] + 1]``, per history.
 
@@ -400,7 +380,7 @@ def _distinct(
     so a running sum from the last window that starts at the history's first event gives the rest.
     """
     n = len(values)
-    order, same = _same_value_order(values, segment)
+    order, same = sorted_values  # from _same_value_order
     previous = np.full(n, -1, dtype=np.int64)
     previous[order[1:][same]] = order[:-1][same]
     following = np.full(n, n, dtype=np.int64)
@@ -422,11 +402,16 @@ def _distinct(
 
 
 def _newest_repeats(
-    item: np.ndarray, segment: np.ndarray, lo: np.ndarray, cuts: np.ndarray, starts: np.ndarray
+    item: np.ndarray,
+    segment: np.ndarray,
+    lo: np.ndarray,
+    cuts: np.ndarray,
+    starts: np.ndarray,
+    sorted_items: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """Earlier events of each window with the newest event's (known) item."""
     n = len(item)
-    order, same = _same_value_order(item, segment)
+    order, same = sorted_items  # from _same_value_order
     group = np.concatenate([[0], np.cumsum(~same)])  # group id of each sorted position
     block = np.searchsorted(group, group, side="left")  # first sorted position of each group
     position = np.empty(n, dtype=np.int64)

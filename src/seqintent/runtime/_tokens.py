@@ -9,6 +9,7 @@ padding) and counted.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import zoneinfo
 from collections.abc import Mapping, Sequence
@@ -113,17 +114,21 @@ class HistoryEncoder:
         kept = [readable[j] for j in positions]
         rows = [events[i] for i in kept]
         t = len(rows)
-        item_of, category_of = self._items.get, self._categories.get
+        # each event's fields are read once: the columns older than the summary's window (all of
+        # them without a summary), then the window, which holds the remaining columns
+        n = len(readable)
+        window_start = n if self.summary is None else max(n - self.summary.window, 0)
+        n_early = bisect.bisect_left(positions, window_start)
+        read = self._read([events[readable[j]] for j in [*positions[:n_early], *range(window_start, n)]])
+        later = np.asarray(positions[n_early:], dtype=np.int64) - window_start + n_early
+        take = np.concatenate([np.arange(n_early, dtype=np.int64), later])
+        item, category, ts_ms, seconds = (x[take] for x in read)
         action = np.array([action_codes[i] for i in kept], dtype=np.int64)
-        item = np.array([item_of(r.get(Columns.ITEM), 0) for r in rows], dtype=np.int64)
-        category = np.array([category_of(r.get(Columns.CATEGORY), 0) for r in rows], dtype=np.int64)
-        category[category >= spec.n_categories] = 0
         family = self._family[action]
         zeros = np.zeros(t, dtype=np.int64)
         gap = hour = weekday = next_gap = zeros
         time_rel = np.zeros(t, dtype=np.float32)
         if spec.has_time and t:
-            ts_ms = np.array([r[Columns.TIME] for r in rows], dtype=np.int64)
             ts_s = ts_ms / 1000.0
             # the gap is to the previous readable event, kept or not; float32 as the Dataset stores it
             previous = np.array(
@@ -137,10 +142,7 @@ class HistoryEncoder:
             following = np.append(ts_s[1:], np.nan if at_ms is None else at_ms / 1000.0)
             next_gap = log_bucket(following - ts_s, spec.gap_buckets)
             time_rel = (ts_s - ts_s[-1]).astype(np.float32)
-        dwell = zeros
-        if spec.has_dwell and t:
-            seconds = np.array([_float(r.get(Columns.DWELL)) for r in rows], dtype=np.float32)
-            dwell = log_bucket(seconds, spec.dwell_buckets)
+        dwell = log_bucket(seconds, spec.dwell_buckets) if spec.has_dwell and t else zeros
         codes = {
             "item": item,
             "action": action,
@@ -155,41 +157,49 @@ class HistoryEncoder:
         }
         summary = None
         if self.summary is not None:
-            summary = self._summary(events, readable, action_codes)
+            in_window = slice(n_early, None)
+            window_actions = np.array([action_codes[i] for i in readable[window_start:]], dtype=np.int64)
+            summary = self._summary(window_actions, *(x[in_window] for x in read))
         return EncodedHistory(codes, rows, len(readable), n_ignored, int((item > 0).sum()), summary)
 
-    def _summary(
-        self, events: Sequence[Mapping[str, Any]], readable: list[int], action_codes: list[int]
-    ) -> np.ndarray:
-        """The whole-history summary of the newest readable events, as training computes it."""
-        rule, spec = self.summary, self.spec
-        assert rule is not None
-        chosen = readable[-rule.window :]
-        n = len(chosen)
-        if n == 0:
-            return np.zeros(summary_width(rule.n_actions, rule.dwell_buckets), dtype=np.float32)
-        rows = [events[i] for i in chosen]
-        action = np.array([action_codes[i] for i in chosen], dtype=np.int64)
+    def _read(self, rows: list[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Item and category codes, epoch ms and dwell seconds of events (0 / NaN where unknown or unused)."""
+        spec = self.spec
         item_of, category_of = self._items.get, self._categories.get
         item = np.array([item_of(r.get(Columns.ITEM), 0) for r in rows], dtype=np.int64)
         category = np.array([category_of(r.get(Columns.CATEGORY), 0) for r in rows], dtype=np.int64)
         category[category >= spec.n_categories] = 0
-        time_s = np.zeros(n, dtype=np.float64)
+        ts_ms = np.zeros(len(rows), dtype=np.int64)
         if spec.has_time:
-            time_s = np.array([r[Columns.TIME] for r in rows], dtype=np.int64) / 1000.0
-        dwell = np.zeros(n, dtype=np.int64)
+            ts_ms = np.array([r[Columns.TIME] for r in rows], dtype=np.int64)
+        seconds = np.full(len(rows), np.nan, dtype=np.float32)
         if spec.has_dwell:
             seconds = np.array([_float(r.get(Columns.DWELL)) for r in rows], dtype=np.float32)
-            dwell = log_bucket(seconds, spec.dwell_buckets)
+        return item, category, ts_ms, seconds
+
+    def _summary(
+        self,
+        action: np.ndarray,
+        item: np.ndarray,
+        category: np.ndarray,
+        ts_ms: np.ndarray,
+        seconds: np.ndarray,
+    ) -> np.ndarray:
+        """The whole-history summary of the window's readable events, as training computes it."""
+        rule, spec = self.summary, self.spec
+        assert rule is not None
+        if len(action) == 0:
+            return np.zeros(summary_width(rule.n_actions, rule.dwell_buckets), dtype=np.float32)
+        dwell = log_bucket(seconds, spec.dwell_buckets) if spec.has_dwell else np.zeros_like(action)
         values = history_summary(
             action=action,
             family=self._family[action],
             item=item,
             category=category,
             dwell=dwell,
-            time_s=time_s,
+            time_s=ts_ms / 1000.0,
             starts=np.zeros(1, dtype=np.int64),
-            cuts=np.array([n - 1]),
+            cuts=np.array([len(action) - 1]),
             n_actions=rule.n_actions,
             dwell_buckets=rule.dwell_buckets,
             window=rule.window,
