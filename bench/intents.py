@@ -523,6 +523,22 @@ Notes.
 """
 
 
+def _blend_setting(profile: dict[str, Any]) -> str:
+    """The chosen kappa and temperature (runs before the temperature existed blended at T = 1)."""
+    if "kappa" not in profile:
+        return "–"
+    return f"{profile['kappa']:g}, {profile.get('temperature', 1.0):g}"
+
+
+def _blend_gain(cold: dict[str, Any]) -> str:
+    """The blend's NDCG@10 gain over the stronger of the raw model and popularity, paired interval."""
+    other = max(("model", "popularity"), key=lambda k: cold[k]["NDCG@10"])
+    gain = cold["blend"]["NDCG@10"] - cold[other]["NDCG@10"]
+    interval = cold.get("blend_minus", {}).get(other, {}).get("NDCG@10")
+    text = f"{gain:+.4f} vs {'raw model' if other == 'model' else other}"
+    return text + (f" [{interval[0]:+.4f}, {interval[1]:+.4f}]" if interval else "")
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = [
         MARK_START,
@@ -604,8 +620,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "Cold start: next item after test histories of at most 5 events (NDCG@10 / HR@10), ranked by",
         "the raw model, by popularity (of the user's segment, else global) and by the blend",
-        "`w · model + (1 − w) · popularity`, `w = n / (n + kappa)`, kappa chosen on validation users'",
-        f"short histories. Rows with fewer than {MIN_COLD_EXAMPLES} examples are not scored.",
+        "`w · softmax(model / T) + (1 − w) · popularity`, `w = n / (n + kappa)`, kappa and T chosen",
+        f"on validation users' short histories. Rows with fewer than {MIN_COLD_EXAMPLES} examples are",
+        "not scored.",
         "",
         _row(
             "data",
@@ -614,17 +631,18 @@ def markdown(results: dict[str, Any]) -> str:
             "blend",
             "raw model",
             "popularity",
-            "kappa",
+            "kappa, T",
             "segments by",
+            "blend − runner-up NDCG@10 [95% CI]",
             "blend best?",
         ),
-        _row(*["---"] * 9),
+        _row(*["---"] * 10),
     ]
     for name, r in results.items():
         for mode, entry in r["modes"].items():
             c = entry.get("cold_start", {})
             if c.get("examples", 0) < MIN_COLD_EXAMPLES:
-                lines.append(_row(name, mode, c.get("examples", 0), *["–"] * 5, "too few examples"))
+                lines.append(_row(name, mode, c.get("examples", 0), *["–"] * 6, "too few examples"))
                 continue
             profile = entry["training"]["profile"]
             seg = profile.get("segment_by") or ["(everyone)"]
@@ -633,7 +651,15 @@ def markdown(results: dict[str, Any]) -> str:
             ]
             best = all(c["blend"]["NDCG@10"] > c[k]["NDCG@10"] for k in ("model", "popularity"))
             lines.append(
-                _row(name, mode, c["examples"], *cells, profile.get("kappa", "–"), ", ".join(seg))
+                _row(
+                    name,
+                    mode,
+                    c["examples"],
+                    *cells,
+                    _blend_setting(profile),
+                    ", ".join(seg),
+                    _blend_gain(c),
+                )
                 + (" met |" if best else " not met |")
             )
     lines += ["", "Training (wall seconds; phases: best epoch / epochs run, seconds per epoch).", ""]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from seqintent.errors import ArtifactError, DataError
-from seqintent.evaluate.intents import _Features, evaluate_intents, intent_cuts
+from seqintent.evaluate.intents import _Features, evaluate_cold_start, evaluate_intents, intent_cuts
 from seqintent.models import EventTokens, NextItemModel
 from seqintent.models.base import HistoryBatch
 from seqintent.models.inference import infer, intent_logits
@@ -98,6 +98,18 @@ def test_evaluate_reports_every_label_beside_the_baselines(research):
     assert {"AUC", "PR_AUC", "ECE", "log_loss"} <= set(entry["logreg"])
     assert entry["examples"] > 50
     assert entry["model"]["AUC"] > 0.8
+
+
+def test_cold_start_report_brackets_the_blend_gains_with_paired_intervals(research):
+    dataset, _, model, _ = research
+    # the research log's test cuts all follow long histories: count every history as "short"
+    report = evaluate_cold_start(model, dataset, max_events=1000)
+    assert report["examples"] > 20 and report["max_events"] == 1000
+    for other in ("model", "popularity"):
+        for metric in ("NDCG@10", "HR@10"):
+            lo, hi = report["blend_minus"][other][metric]
+            gain = report["blend"][metric] - report[other][metric]
+            assert lo - 1e-4 <= gain <= hi + 1e-4 and lo <= hi
 
 
 def test_train_model_trains_jointly_or_keeps_a_next_item_model_without_labels(tmp_path):

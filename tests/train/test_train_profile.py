@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 from seqintent.models import EventTokens
 from seqintent.models.intent_config import ColdStartConfig
 from seqintent.schema.columns import Columns, DatasetFiles
-from seqintent.train.profile import build_profile, choose_kappa
+from seqintent.train.profile import build_profile, choose_blend
 from tests.dataset_builders import build_dataset
 
 
@@ -55,9 +55,29 @@ def test_kappa_is_chosen_on_validation():
     )
     logits = np.zeros((4, 5))
     logits[:, 0] = -np.inf
-    kappa, grid = choose_kappa(profile, logits, np.array([3, 3, 3, 3]), [None] * 4, np.array([1, 1, 1, 1]))
-    assert kappa > 0 and grid["0"] < grid[f"{kappa:g}"]
+    kappa, _, grid = choose_blend(profile, logits, np.array([3, 3, 3, 3]), [None] * 4, np.array([1, 1, 1, 1]))
+    assert kappa > 0 and grid["kappa=0,T=1"] < grid[f"kappa={kappa:g},T=1"]
     # the model knows the answer: the smallest kappa (the model alone) wins
     logits[:, 3] = 5.0
-    kappa, _ = choose_kappa(profile, logits, np.array([3, 3, 3, 3]), [None] * 4, np.array([3, 3, 3, 3]))
-    assert kappa == 0.0
+    kappa, temperature, _ = choose_blend(
+        profile, logits, np.array([3, 3, 3, 3]), [None] * 4, np.array([3, 3, 3, 3])
+    )
+    assert (kappa, temperature) == (0.0, 1.0)
+
+
+def test_temperature_lets_the_model_second_choice_win_with_popularity():
+    from seqintent.models.profile import Profile
+
+    # the model is sure of item 1 (wrong) and ranks item 2 (right) second; popularity ranks item 3
+    # first, item 2 a close second and item 1 last. Only a flatter model distribution mixed with
+    # popularity puts item 2 first: at temperature 1 the model's certainty swamps any mixture.
+    profile = Profile(
+        item_category=np.zeros(5, np.int32), popularity=np.array([0, 0.0, 0.40, 0.45, 0.15], np.float32)
+    )
+    logits = np.tile(np.array([-np.inf, 10.0, 5.0, 0.0, 0.0]), (4, 1))
+    n_events, targets = np.array([3, 3, 3, 3]), np.array([2, 2, 2, 2])
+    kappa, temperature, grid = choose_blend(profile, logits, n_events, [None] * 4, targets)
+    assert temperature > 2.0 and grid[f"kappa={kappa:g},T={temperature:g}"] == 1.0
+    assert max(v for k, v in grid.items() if k.endswith(",T=1")) < 1.0
+    assert profile.temperature == temperature  # the chosen blend is the profile's
+    assert np.argmax(profile.blend(logits, n_events, [None] * 4)[0]) == 2

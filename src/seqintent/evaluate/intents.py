@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from seqintent.data import Dataset
+from seqintent.evaluate.metrics import bootstrap_interval
 from seqintent.models.base import HistoryBatch
 from seqintent.models.calibration import calibrated_probabilities
 from seqintent.models.features import EventTokens
@@ -173,7 +174,9 @@ def evaluate_cold_start(
     -------
     dict
         ``{"examples", "max_events", "blend": {"HR@10", "NDCG@10", …}, "model": {…},
-        "popularity": {…}}`` (popularity of the user's segment, or global).
+        "popularity": {…}, "blend_minus": {"model": {"NDCG@10": [lo, hi], …}, "popularity": …}}``
+        (popularity of the user's segment, or global; ``blend_minus``: 95% paired bootstrap
+        intervals of the blend's gain per example, so a margin can be told from noise).
     """
     tokens, plan, _ = intent_cuts(model, dataset)
     state = model.intents
@@ -203,7 +206,14 @@ def evaluate_cold_start(
         pop = np.stack([state.profile.popularity_of(s) for s in segments[part]]).astype(np.float64)
         pop[:, 0] = -np.inf
         ranks["popularity"].append(target_ranks(pop, targets[part]))
-    for name, parts in ranks.items():
-        per = per_example_metrics(np.concatenate(parts), (10, 20))
-        out[name] = {k: round(float(v.mean()), 5) for k, v in per.items()}
+    per = {name: per_example_metrics(np.concatenate(parts), (10, 20)) for name, parts in ranks.items()}
+    for name, metrics in per.items():
+        out[name] = {k: round(float(v.mean()), 5) for k, v in metrics.items()}
+    out["blend_minus"] = {
+        other: {
+            k: [round(x, 5) for x in bootstrap_interval(per["blend"][k] - per[other][k], seed=seed)]
+            for k in ("NDCG@10", "HR@10")
+        }
+        for other in ("model", "popularity")
+    }
     return out

@@ -55,7 +55,7 @@ from seqintent.train.calibration import cross_fitted_probabilities, fit_calibrat
 from seqintent.train.labels import CutLabels, CutPlan, compute_labels, default_labels, plan_cuts
 from seqintent.train.loop import keep_freed_memory
 from seqintent.train.objectives import full_softmax_loss, sampled_softmax_loss, sampling_distribution
-from seqintent.train.profile import build_profile, choose_kappa
+from seqintent.train.profile import build_profile, choose_blend
 
 VALID_MAX_CUTS = 20000
 SUMMARY_FIT_STEPS = 100  # L-BFGS iterations of the summary path's warm start
@@ -746,8 +746,8 @@ class _Trainer:
             segments = [profile.segment_of(users.value_of(int(u))) for u in tok.user[chosen]]
             n_events = np.minimum(chosen - tok.user_start[chosen] + 1, self.ni_config.model.max_len)
             logits = self._next_item_logits(chosen)
-            kappa, grid = choose_kappa(profile, logits, n_events, segments, targets)
-            report.update({"kappa": kappa, "kappa_valid_NDCG@10": grid})
+            kappa, temperature, grid = choose_blend(profile, logits, n_events, segments, targets)
+            report.update({"kappa": kappa, "temperature": temperature, "blend_valid_NDCG@10": grid})
         return profile, report
 
 

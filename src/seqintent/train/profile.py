@@ -4,7 +4,7 @@ Segments come from the Dataset's user table (static attributes such as age, regi
 level). Which attributes define them is chosen on validation: each attribute with 2 to
 ``max_segments`` values is a candidate, scored by how well its segments' popularity ranks the
 next items of the validation users' short histories; it is kept only if it beats plain popularity.
-The blend's ``kappa`` is then chosen on the same cuts (see :meth:`Profile.blend`).
+The blend's ``kappa`` and temperature are then chosen on the same cuts (see :meth:`Profile.blend`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from seqintent.schema.columns import Columns, Vocabularies
 
 TOP_ITEMS = 1000
 KAPPAS = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 200.0, 1e9)
+TEMPERATURES = (1.0, 2.0, 4.0)
 SELECT_METRIC = "NDCG@10"
 
 
@@ -165,22 +166,27 @@ def _joint_values(dataset: Dataset, names: list[str]) -> np.ndarray:
     return per_user
 
 
-def choose_kappa(
+def choose_blend(
     profile: Profile,
     logits: np.ndarray,
     n_events: np.ndarray,
     segments: list[int | None],
     targets: np.ndarray,
-) -> tuple[float, dict[str, float]]:
-    """The kappa of the cold-start blend with the best validation NDCG@10 (ties: the smaller)."""
+) -> tuple[float, float, dict[str, float]]:
+    """The kappa and temperature of the cold-start blend with the best validation NDCG@10.
+
+    Ties go to the smaller kappa, then to the smaller temperature (the model as it is). Returns
+    ``(kappa, temperature, {"kappa=K,T=T": NDCG@10})`` and sets both on ``profile``.
+    """
     results = {}
-    best, best_score = profile.kappa, -1.0
+    best, best_score = (profile.kappa, profile.temperature), -1.0
     for kappa in KAPPAS:
-        profile.kappa = kappa
-        ranks = target_ranks(profile.blend(logits, n_events, segments), targets)
-        score = float(per_example_metrics(ranks, (10,))[SELECT_METRIC].mean())
-        results[f"{kappa:g}"] = round(score, 5)
-        if score > best_score + 1e-12:
-            best, best_score = kappa, score
-    profile.kappa = best
-    return best, results
+        for temperature in TEMPERATURES:
+            profile.kappa, profile.temperature = kappa, temperature
+            ranks = target_ranks(profile.blend(logits, n_events, segments), targets)
+            score = float(per_example_metrics(ranks, (10,))[SELECT_METRIC].mean())
+            results[f"kappa={kappa:g},T={temperature:g}"] = round(score, 5)
+            if score > best_score + 1e-12:
+                best, best_score = (kappa, temperature), score
+    profile.kappa, profile.temperature = best
+    return best[0], best[1], results
