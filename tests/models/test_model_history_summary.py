@@ -234,3 +234,26 @@ def test_a_model_folder_saved_before_the_summary_still_loads(research, tmp_path)
     heads = NextItemModel.from_pretrained(folder).intents.heads
     assert heads.summary is None and heads.summary_out is None
     assert heads.summarize(None, np.zeros(1), np.zeros(1)) is None  # type: ignore[arg-type]
+
+
+def test_a_model_folder_with_another_summary_layout_is_refused_at_load(research, tmp_path):
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from seqintent.errors import ArtifactError
+    from seqintent.models import NextItemModel
+    from seqintent.schema.columns import ModelFiles
+
+    folder = tmp_path / "model"
+    shutil.copytree(research[3], folder)
+    weights = folder / ModelFiles.INTENT_WEIGHTS
+    tensors = load_file(str(weights))
+    # as an older version wrote it: six summary columns fewer
+    for name, value in list(tensors.items()):
+        if ".summary" in name:
+            tensors[name] = np.ascontiguousarray(value[..., :-6])
+    save_file(tensors, str(weights), metadata={"format": "np"})
+    with pytest.raises(ArtifactError, match="layout changed") as err:
+        NextItemModel.from_pretrained(folder)
+    assert str(weights) in str(err.value) and "re-train" in str(err.value)

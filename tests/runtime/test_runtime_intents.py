@@ -179,3 +179,16 @@ def test_the_runtime_scorer_feeds_the_summary_and_ranks_like_the_model(intent_ru
     dataset, model, runtime = intent_runtime
     results = evaluate_ranking(dataset, {"torch": model, "onnx": RuntimeScorer(runtime)}, bootstrap=0)
     assert results["onnx"].metrics == pytest.approx(results["torch"].metrics, abs=1e-9)
+
+
+def test_a_graph_with_another_summary_layout_is_refused_at_load(intent_runtime, monkeypatch):
+    import seqintent.runtime._folder as folder_module
+    from seqintent.errors import ArtifactError
+
+    _, _, runtime_path = intent_runtime
+    # as if this version computed a wider summary than the graph was exported with
+    width = folder_module.summary_width
+    monkeypatch.setattr(folder_module, "summary_width", lambda *sizes: width(*sizes) + 6)
+    with pytest.raises(ArtifactError, match="layout changed") as err:
+        InferenceEngine.load(runtime_path)
+    assert "re-train" in str(err.value) and "model.onnx" in str(err.value)

@@ -142,6 +142,14 @@ class IntentState:
             for k, v in tensors.items()
             if k.startswith(HEAD_PREFIX)
         }
+        read = state.get("summary.weight")
+        if read is not None and read.shape[1] != heads.summary_width:
+            raise ArtifactError(
+                f"the heads read a history summary of {read.shape[1]} columns; this version of seqintent "
+                f"computes {heads.summary_width} (the summary's layout changed since the Model was trained)",
+                file=str(weights),
+                fix="re-train the model with this version of seqintent",
+            )
         try:
             heads.load_state_dict(state, strict=True)
         except RuntimeError as exc:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from seqintent.data import Vocabulary, read_json, read_manifest
 from seqintent.errors import ArtifactError
+from seqintent.models.history_summary import summary_width
 from seqintent.schema.columns import (
     MANIFEST_KIND_MODEL,
     MANIFEST_KIND_RUNTIME,
@@ -220,6 +221,30 @@ class Runtime:
                 fix="export with --int8" if precision == "int8" else "export the model again",
             )
         return self.path / info.file
+
+    def check_summary_input(self, session: Any, precision: str) -> None:
+        """Refuse a graph whose summary input is not as wide as this version computes the summary.
+
+        The summary's columns are computed by code, not stored with the Model: a graph exported by a
+        version with another layout would otherwise fail at the first request, not at load.
+
+        Raises
+        ------
+        ArtifactError
+            If the widths differ (the fix: re-train and export with this version).
+        """
+        spec = self.config.intents.summary if self.config.intents is not None else None
+        graph_input = next((i for i in session.get_inputs() if i.name == SUMMARY_INPUT), None)
+        if spec is None or graph_input is None or not isinstance(graph_input.shape[-1], int):
+            return
+        expected = summary_width(spec.n_actions, spec.dwell_buckets)
+        if graph_input.shape[-1] != expected:
+            raise ArtifactError(
+                f"the graph reads a history summary of {graph_input.shape[-1]} columns; this version of "
+                f"seqintent computes {expected} (the summary's layout changed since the Model was trained)",
+                file=str(self.graph_path(precision)),
+                fix="re-train the Model with this version of seqintent, then seqintent export it",
+            )
 
 
 def runtime_path_for(model_folder: str | Path) -> Path:

@@ -100,6 +100,7 @@ class InferenceEngine:
         self.session = ort.InferenceSession(
             str(runtime.graph_path(precision)), options, providers=["CPUExecutionProvider"]
         )
+        runtime.check_summary_input(self.session, precision)
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.encoder = HistoryEncoder(runtime.config, runtime.vocabs)
         self.items = runtime.vocabs[Vocabularies.ITEMS]

@@ -42,6 +42,7 @@ class RuntimeScorer(Scorer):
         self.session = ort.InferenceSession(
             str(self.runtime.graph_path(precision)), options, providers=["CPUExecutionProvider"]
         )
+        self.runtime.check_summary_input(self.session, precision)
         self.inputs = [i.name for i in self.session.get_inputs()]
         tokens = self.runtime.config.tokens
         rule = self.runtime.config.truncation
