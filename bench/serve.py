@@ -33,6 +33,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -72,6 +73,19 @@ VARIANTS = {  # served model: (folder name, training config)
 }
 
 
+def _loads(model: Path) -> bool:
+    """Whether this version of seqintent loads the Model folder (one trained by an older one may not)."""
+    from seqintent.errors import ArtifactError
+    from seqintent.models import NextItemModel
+
+    try:
+        NextItemModel.from_pretrained(model)
+    except ArtifactError as exc:
+        log(f"the served model does not load with this version, so it is trained again: {exc}")
+        return False
+    return True
+
+
 def prepare(work: Path, variant: str) -> dict[str, Path]:
     """Datasets, the served model and its Runtime (built only when missing)."""
     cli = [sys.executable, "-c", "from seqintent.cli import main; main()"]
@@ -98,6 +112,9 @@ def prepare(work: Path, variant: str) -> dict[str, Path]:
         log("ingest the Taobao time slice")
         source = DATA / "taobao-userbehavior-timeslice"
         run([*cli, "ingest", "--preset", "taobao", str(source), "-o", str(paths["slice"])])
+    if (paths["model"] / "manifest.json").is_file() and not _loads(paths["model"]):
+        shutil.rmtree(paths["model"])
+        shutil.rmtree(paths["model"].with_name(name + ".runtime"), ignore_errors=True)
     if not (paths["model"] / "manifest.json").is_file():
         log(f"train the served model (bench/configs/{config_name})")
         config = ROOT / "bench" / "configs" / config_name
