@@ -52,65 +52,76 @@ def interests_of(
     Events with an action that is not canonical are left out. An event without a category takes its
     item's category from ``category_of_item`` (the Model's catalogue) when it has one.
     """
-    rows = [e for e in events if e.get(Columns.ACTION) in ACTION_FAMILY]
-    n = len(rows)
+    # one pass over the events (this runs on every request: per-event Python is its whole cost)
+    family_of = ACTION_FAMILY.get
+    families: list[str] = []
+    items: list[str | None] = []
+    keys: list[str | None] = []
+    times: list[Any] = []
+    dwells: list[float] = []
+    for e in events:
+        family = family_of(e.get(Columns.ACTION))  # type: ignore[arg-type]
+        if family is None:
+            continue
+        item, key = e.get(Columns.ITEM), e.get(Columns.CATEGORY)
+        item = None if item is None else str(item)
+        if key is not None:
+            key = str(key)
+        elif category_of_item is not None and item is not None:
+            key = category_of_item.get(item)
+        families.append(family)
+        items.append(item)
+        keys.append(key)
+        times.append(e.get(Columns.TIME))
+        dwells.append(_number(e.get(Columns.DWELL)))
+    n = len(families)
     if n == 0:
         return Interests([], [], "category")
-    families = [ACTION_FAMILY[e[Columns.ACTION]] for e in rows]
-    items = [_text(e.get(Columns.ITEM)) for e in rows]
-    keys = [_text(e.get(Columns.CATEGORY)) for e in rows]
-    if category_of_item is not None:
-        keys = [
-            k if k is not None or i is None else category_of_item.get(i)
-            for k, i in zip(keys, items, strict=True)
-        ]
     by = "category"
     if all(k is None for k in keys):
         keys, by = items, "item"
-    times = [e.get(Columns.TIME) for e in rows]
-    if all(t is not None for t in times):
+    if None not in times:
         time_s = np.asarray(times, np.float64) / 1000.0
         age = (time_s[-1] - time_s) / spec.half_life_s
     else:
         age = (n - 1 - np.arange(n)) / spec.half_life_events
     recency = 0.5**age
     action = np.array([FAMILY_WEIGHT.get(f, 0.5) for f in families])
-    dwell = np.array([_number(e.get(Columns.DWELL)) for e in rows], np.float64)
+    dwell = np.array(dwells, np.float64)
     known = np.isfinite(dwell)
     fast = known & (dwell < spec.skip_dwell_s)
     factor = np.ones(n)
     factor[known] = np.clip(np.log1p(dwell[known]) / np.log1p(TYPICAL_DWELL_S), 0.25, 3.0)
     factor[fast] = 0.0
     weight = recency * action * factor
-    totals: dict[str, float] = {}
-    skips: dict[str, int] = {}
-    exposures: dict[str, int] = {}
-    for k in range(n):
-        key = keys[k]
-        if key is None:
-            continue
-        totals[key] = totals.get(key, 0.0) + float(weight[k])
-        if families[k] in EXPOSURE_FAMILIES:
-            exposures[key] = exposures.get(key, 0) + 1
-        if families[k] == "negative" or (fast[k] and families[k] in EXPOSURE_FAMILIES):
-            skips[key] = skips.get(key, 0) + 1
-    total = sum(totals.values())
-    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    # keys numbered in order of first appearance; bincount adds in event order, as a loop would
+    index: dict[str, int] = {}
+    code = np.array([-1 if k is None else index.setdefault(k, len(index)) for k in keys], dtype=np.int64)
+    named = code >= 0
+    exposure = np.array([f in EXPOSURE_FAMILIES for f in families])
+    skip = np.array([f == "negative" for f in families]) | (fast & exposure)
+    size = len(index)
+    totals = np.bincount(code[named], weights=weight[named], minlength=size)
+    exposures = np.bincount(code[named & exposure], minlength=size)
+    skips = np.bincount(code[named & skip], minlength=size)
+    names = list(index)
+    total = sum(totals.tolist())  # in order of first appearance, as the explain stage adds
+    ranked = sorted(zip(names, totals.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
     interests = [
         {by: key, "share": round(value / total, 4)}
         for key, value in ranked[: spec.top]
         if total > 0 and value > 0
     ]
+    counted = sorted(
+        ((names[c], int(skips[c]), int(exposures[c])) for c in np.flatnonzero(skips)),
+        key=lambda x: (-x[1], x[0]),
+    )
     exclusions = [
         key
-        for key, count in sorted(skips.items(), key=lambda kv: (-kv[1], kv[0]))
-        if count >= spec.min_skips and count / max(exposures.get(key, 0), 1) >= spec.skip_share
+        for key, count, shown in counted
+        if count >= spec.min_skips and count / max(shown, 1) >= spec.skip_share
     ]
     return Interests(interests, exclusions, by)
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _number(value: Any) -> float:
