@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -162,3 +163,65 @@ def test_serve_over_loopback_with_file_and_environment_keys(exported, tmp_path):
     reopened = open_store(f"sqlite:///{store}")
     assert reopened.stats().events == len(events)
     reopened.close()
+
+
+def _worker_pids(parent: int) -> list[int]:
+    """Processes whose parent is ``parent`` (uvicorn's workers under its supervisor)."""
+    pids = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = Path(f"/proc/{stat}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                pids.append(int(stat))
+    return pids
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="counts worker processes in /proc")
+def test_serve_with_two_workers_shares_the_store_cache_rule_and_metrics(exported, tmp_path):
+    port = free_port()
+    env = {**os.environ, "SEQINTENT_API_KEYS": "k", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    command = [sys.executable, "-c", "from seqintent.cli import main; main()"]
+    command += ["serve", str(exported.runtime), "--port", str(port), "--workers", "2"]
+    command += ["--store", f"sqlite:///{tmp_path / 'events.db'}", "--log-level", "warning"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base, auth = f"http://127.0.0.1:{port}", {"Authorization": "Bearer k"}
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        assert len(_worker_pids(proc.pid)) >= 2
+        users = [f"u{i}" for i in range(12)]
+        events = [e for e in exported.events if e["user_id"] in set(users)]
+        for user in users:  # one connection per request: the kernel hands them to either worker
+            batch = [e for e in events if e["user_id"] == user]
+            assert httpx.post(f"{base}/v1/events", json={"events": batch}, headers=auth).status_code == 200
+        # a short history (the answer counts all of it): three of u1's events as user "w"
+        short = [{**e, "user_id": "w", "event_id": f"w{i}"} for i, e in enumerate(events[:3])]
+        assert httpx.post(f"{base}/v1/events", json={"events": short}, headers=auth).json()["accepted"] == 3
+        url = f"{base}/v1/users/w/intent?at=1713000000000"
+        for _ in range(6):  # both workers answer and cache w
+            assert httpx.get(url, headers=auth).json()["history"]["events"] == 3
+        new = {**short[-1], "ts": short[-1]["ts"] + 60_000, "action": "buy", "event_id": "after-cache"}
+        assert httpx.post(f"{base}/v1/events", json={"events": [new]}, headers=auth).json()["accepted"] == 1
+        for _ in range(6):  # whichever worker answers, no answer cached before the event is served
+            assert httpx.get(url, headers=auth).json()["history"]["events"] == 4
+        metrics = httpx.get(f"{base}/metrics").text
+        posts = 'seqintent_request_seconds_count{method="POST",route="/v1/events",status="200"} '
+        assert float(metrics.split(posts)[1].split()[0]) == len(users) + 2  # summed over the workers
+        accepted = 'seqintent_events_total{outcome="accepted"} '
+        assert float(metrics.split(accepted)[1].split()[0]) == len(events) + 4
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, proc.stderr.read()

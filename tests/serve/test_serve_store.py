@@ -262,3 +262,34 @@ def test_sqlite_store_is_in_wal_mode(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "events.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
+
+
+_OPENER = """
+import sys, time
+from seqintent.serve.store import open_store
+start_at = float(sys.argv[2])
+time.sleep(max(0.0, start_at - time.time()))  # every process opens the new file at the same moment
+store = open_store(sys.argv[1])
+store.append([{"event_id": sys.argv[3], "user_id": "u1", "ts": 1, "action": "view"}])
+store.close()
+"""
+
+
+def test_processes_opening_one_new_sqlite_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """Server workers start together: switching a new file to WAL locks it, and the others retry."""
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    start_at = time.time() + 3.0  # after every interpreter has started
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPENER, url, str(start_at), f"p{i}"], env=env, stderr=subprocess.PIPE
+        )
+        for i in range(6)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    store = open_store(url)
+    try:
+        assert sorted(e["event_id"] for e in store.history("u1").events) == [f"p{i}" for i in range(6)]
+    finally:
+        store.close()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,8 +16,6 @@ from seqintent.cli._common import handle_errors
 
 if TYPE_CHECKING:
     from seqintent.serve import ServeSettings
-
-API_KEYS_ENV = "SEQINTENT_API_KEYS"
 
 
 @main.command("serve")
@@ -47,6 +48,13 @@ API_KEYS_ENV = "SEQINTENT_API_KEYS"
     "--max-wait-ms", type=float, default=1.0, show_default=True, help="Micro-batching: wait for company (ms)."
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port and the event store (about one per core).",
+)
+@click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
 )
 @handle_errors
@@ -64,6 +72,7 @@ def serve_command(
     threads: int,
     max_batch: int,
     max_wait_ms: float,
+    workers: int,
     log_level: str,
 ) -> None:
     """Serve RUNTIME (a Runtime folder, or a Model folder exported with `seqintent export`).
@@ -71,16 +80,16 @@ def serve_command(
     Keys come from --keys and from the environment variable SEQINTENT_API_KEYS (comma-separated
     keys with every scope, for local use).
 
+    With --workers N, N processes answer on the same port, each with its own model and cache, all
+    with the one event store (SQLite in WAL mode or Redis); /metrics sums their counters.
+
     Example: SEQINTENT_API_KEYS=local-key seqintent serve models/taobao.runtime --port 8000
     """
     from seqintent._compat import require
     from seqintent.serve import KeyRing, create_app
 
     uvicorn = require("uvicorn", "the HTTP service")
-    ring = KeyRing({})
-    if keyfile is not None:
-        ring = ring.merged(KeyRing.from_file(keyfile))
-    ring = ring.merged(KeyRing.from_plain(os.environ.get(API_KEYS_ENV, "").split(",")))
+    ring = KeyRing.from_sources(keyfile)
     settings = build_settings(
         store=store,
         max_events_per_user=max_events,
@@ -92,8 +101,53 @@ def serve_command(
         tiered=not no_tiers,
         log_level=log_level,
     )
-    app = create_app(runtime, settings, keys=ring, auth=not no_auth)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    app = create_app(runtime, settings, keys=ring, auth=not no_auth)  # checks keys and the runtime path
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        return
+    _serve_workers(uvicorn, runtime, settings, keyfile, not no_auth, workers, host, port, log_level)
+
+
+def _serve_workers(
+    uvicorn: Any,
+    runtime: Path,
+    settings: ServeSettings,
+    keyfile: Path | None,
+    auth: bool,
+    workers: int,
+    host: str,
+    port: int,
+    log_level: str,
+) -> None:
+    """Run ``workers`` processes of the app (each builds it with ``app_from_environment``)."""
+    from seqintent.serve.app import SPEC_ENV
+    from seqintent.serve.metrics import MULTIPROCESS_ENV
+
+    spec = {
+        "runtime": str(runtime.resolve()),
+        "settings": settings.model_dump(mode="json"),
+        "keyfile": None if keyfile is None else str(keyfile.resolve()),
+        "auth": auth,
+    }
+    os.environ[SPEC_ENV] = json.dumps(spec)
+    # counters of every worker in one /metrics: prometheus_client's multiprocess mode, in a fresh
+    # folder unless the operator named one (it must be empty when the service starts)
+    own_folder = MULTIPROCESS_ENV not in os.environ
+    if own_folder:
+        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="seqintent-metrics-")
+    try:
+        uvicorn.run(
+            "seqintent.serve.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+        )
+    finally:
+        if own_folder:
+            shutil.rmtree(os.environ.pop(MULTIPROCESS_ENV), ignore_errors=True)
 
 
 def build_settings(**values: object) -> ServeSettings:

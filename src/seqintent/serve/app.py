@@ -12,7 +12,9 @@ logged as one JSON line (method, route template, status, milliseconds, key id).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -141,6 +143,23 @@ def create_app(
     _document_bodies(app, (EventsIn, PredictIn))
     app.add_middleware(_RequestLog, logger=logger, log_requests=settings.log_requests)
     return app
+
+
+SPEC_ENV = "SEQINTENT_SERVE_SPEC"  # JSON: what app_from_environment builds (set by seqintent serve)
+
+
+def app_from_environment() -> Any:
+    """The app of one worker process of ``seqintent serve --workers N``.
+
+    Each worker builds its own app (its Runtime, its store connection, its cache) from the JSON in
+    ``SEQINTENT_SERVE_SPEC``: ``{"runtime", "settings", "keyfile", "auth"}``; keys come from the key
+    file and ``SEQINTENT_API_KEYS``. The workers share the event store, and a cached answer is used
+    only while the store's per-user counter of engaging events has not moved, so an event received
+    by one worker retires the answers every worker cached for that user.
+    """
+    spec = json.loads(os.environ[SPEC_ENV])
+    keys = KeyRing.from_sources(spec.get("keyfile")) if spec["auth"] else None
+    return create_app(spec["runtime"], ServeSettings(**spec["settings"]), keys=keys, auth=spec["auth"])
 
 
 def _document_bodies(app: Any, models: tuple[type[Any], ...]) -> None:

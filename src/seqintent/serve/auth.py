@@ -31,6 +31,7 @@ SCOPES = ("read", "write")
 KEYS_KIND = "seqintent.keys"
 KEYS_FORMAT_VERSION = 1
 KEY_PREFIX = "sqi_"
+API_KEYS_ENV = "SEQINTENT_API_KEYS"  # comma-separated plain keys with every scope (local use)
 
 
 def hash_key(key: str) -> str:
@@ -84,6 +85,12 @@ class KeyRing:
             if key:
                 entries[hash_key(key)] = KeyInfo(id=f"env{i + 1}", name=name, scopes=frozenset(SCOPES))
         return cls(entries)
+
+    @classmethod
+    def from_sources(cls, keyfile: str | Path | None = None) -> KeyRing:
+        """The keys of ``keyfile`` (when given) and of the environment variable ``SEQINTENT_API_KEYS``."""
+        ring = cls({}) if keyfile is None else cls.from_file(keyfile)
+        return ring.merged(cls.from_plain(os.environ.get(API_KEYS_ENV, "").split(",")))
 
     @classmethod
     def from_file(cls, path: str | Path) -> KeyRing:

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 from seqintent._compat import require
@@ -22,6 +23,8 @@ from seqintent.serve.store import StoreStats
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+# prometheus_client's multiprocess mode: each worker writes its values to files in this folder
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class ServiceMetrics:
@@ -58,7 +61,8 @@ class ServiceMetrics:
             "seqintent_model_seconds", "Model call time", buckets=LATENCY_BUCKETS, registry=r
         )
         self.events = prom.Counter("seqintent_events", "Events received by outcome", ["outcome"], registry=r)
-        r.register(_ScrapeTime(store_stats, cache_ratio))
+        self._scrape_time = _ScrapeTime(store_stats, cache_ratio)
+        r.register(self._scrape_time)
         for source in ("model", "cache", "popularity"):
             self.answers.labels(source)
         for result in ("hit", "miss"):
@@ -69,8 +73,19 @@ class ServiceMetrics:
         self.model_seconds.observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
-        """(body, content type) of the exposition."""
-        return self._prom.generate_latest(self.registry), self._prom.CONTENT_TYPE_LATEST
+        """(body, content type) of the exposition.
+
+        Under several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set, as ``seqintent serve
+        --workers N`` does) counters and histograms are summed over the workers; the scrape-time
+        gauges are the answering worker's (its store view is everyone's; its cache is its own).
+        """
+        prom = self._prom
+        if not os.environ.get(MULTIPROCESS_ENV):
+            return prom.generate_latest(self.registry), prom.CONTENT_TYPE_LATEST
+        registry = prom.CollectorRegistry()
+        require("prometheus_client.multiprocess", "the /metrics endpoint").MultiProcessCollector(registry)
+        registry.register(self._scrape_time)
+        return prom.generate_latest(registry), prom.CONTENT_TYPE_LATEST
 
 
 class _ScrapeTime:

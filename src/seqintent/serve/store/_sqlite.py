@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from seqintent.serve.store._base import (
 
 SCHEMA_VERSION = 1
 SYNCHRONOUS = ("full", "normal")
+BUSY_TIMEOUT_S = 30.0  # how long a connection waits for another one's lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -133,11 +135,7 @@ class SQLiteEventStore(EventStore):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            except sqlite3.DatabaseError as exc:
-                raise ArtifactError(f"cannot open as SQLite: {exc}", file=str(self.path)) from None
+            conn, mode = self._connect()
             if mode.lower() != "wal":
                 raise ArtifactError(f"SQLite refused WAL mode (journal mode {mode})", file=str(self.path))
             conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
@@ -145,6 +143,31 @@ class SQLiteEventStore(EventStore):
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def _connect(self) -> tuple[sqlite3.Connection, str]:
+        """A connection in WAL mode, and the journal mode SQLite reports.
+
+        Switching a new file to WAL takes an exclusive lock that SQLite does not wait for: when
+        several server processes open the same new file at once, all but one get "database is
+        locked" at once. They retry here, within the same 30 s a busy write waits.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pause = 0.01
+        while True:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+            )
+            try:
+                return conn, conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise ArtifactError(f"cannot open as SQLite: {exc}", file=str(self.path)) from None
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise ArtifactError(f"cannot open as SQLite: {exc}", file=str(self.path)) from None
+            time.sleep(pause)
+            pause = min(2 * pause, 0.5)
 
     def append(
         self, events: Sequence[Mapping[str, Any]], engaged: Sequence[bool] | None = None
