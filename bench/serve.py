@@ -350,6 +350,9 @@ def http_load(
         "max_wait_ms": max_wait_ms,
         "server_cpu_s": round(cpu_used, 2),
         "server_cpu_ms_per_request": round(1000 * cpu_used / max(requests, 1), 3),
+        # the clients share the machine: what the load and replay processes took
+        "load_client_cpu_ms_per_request": round(1000 * load_result["cpu_s"] / max(load_result["sent"], 1), 3),
+        "replay_client_cpu_s": round(replay_result["cpu_s"], 2),
         "load": {
             "endpoint": "POST /v1/predict (200-event history, k=10, explain)",
             "rate_target_rps": args.rate,
@@ -584,7 +587,10 @@ def write_markdown(result: dict[str, Any]) -> None:
             "",
             f"At {cpu_ms} ms of server CPU per request (all requests of the run, replay included), one "
             f"server process, which uses about one core, has CPU for at most {1000 / cpu_ms:.0f} requests/s; "
-            "a second worker adds the other core, which the load and replay processes also need here.",
+            "a second worker adds the other core, which the load and replay processes also need here "
+            f"(the load process took {result['http'][0].get('load_client_cpu_ms_per_request', '?')} ms of "
+            f"CPU per request it sent, the replay {result['http'][0].get('replay_client_cpu_s', '?')} s in "
+            "all).",
         ]
         lines.append("")
     model = result.get("model_time_ms")
