@@ -152,6 +152,14 @@ def test_predict_answers_a_given_history_and_stores_nothing(serve, exported_plai
     assert client.get("/v1/users/u3/events", headers=auth()).json()["events"] == []
     r = client.post("/v1/predict", json={"events": events, "explain": False, "at": at}, headers=auth())
     assert "explanation" not in r.json()
+    # ids are echoed when sent; none are made up for a history that is not stored
+    with_ids = [{**e, "event_id": f"mine-{i}"} for i, e in enumerate(events)]
+    without = [{k: v for k, v in e.items() if k != "event_id"} for e in events]
+    for history, want in ((with_ids, True), (without, False)):
+        r = client.post("/v1/predict", json={"events": history, "at": at}, headers=auth())
+        explained = r.json()["explanation"]["events"]
+        assert explained and all(("event_id" in x) is want for x in explained)
+        assert all(x["event_id"].startswith("mine-") for x in explained if want)
 
 
 def test_malformed_events_get_422_naming_the_field(serve, exported_plain):

@@ -72,8 +72,8 @@ def _ts(value: Any) -> int:
     return parse_ts(value)
 
 
-def _finish(event: dict[str, Any]) -> dict[str, Any]:
-    """The stored form: canonical action (the text sent kept as ``action_raw``), no nulls, an ``event_id``."""
+def _canonical(event: dict[str, Any]) -> dict[str, Any]:
+    """Canonical action (the text sent kept as ``action_raw``), no nulls: a history event as read."""
     for name in [k for k, v in event.items() if v is None]:
         del event[name]
     sent = event[Columns.ACTION]
@@ -81,6 +81,12 @@ def _finish(event: dict[str, Any]) -> dict[str, Any]:
     if action != sent:
         event[Columns.ACTION] = action
         event.setdefault(Columns.ACTION_RAW, sent)
+    return event
+
+
+def _finish(event: dict[str, Any]) -> dict[str, Any]:
+    """The stored form: :func:`_canonical`, and an ``event_id`` (a content hash when none was sent)."""
+    event = _canonical(event)
     if Columns.EVENT_ID not in event:
         event[Columns.EVENT_ID] = content_id(event)
     return event
@@ -155,7 +161,8 @@ class PredictIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    events: list[Annotated[HistoryEventIn, AfterValidator(_finish)]] = Field(
+    # nothing is stored, so no content hash is made for events sent without an id (about 6 µs each)
+    events: list[Annotated[HistoryEventIn, AfterValidator(_canonical)]] = Field(
         description="the history, in any order (sorted by time here)"
     )
     k: int | None = Field(None, ge=1, description="next items to return (default: the service's)")
