@@ -14,7 +14,7 @@ also prepares (step 1: ingest, a short training and the export, about 10 minutes
    one thread each): the exported graph in ONNX Runtime (fp32, int8) against eager PyTorch running the same
    computation (next-item scores and the explanation's roll-out), and the whole engine path (encode, model,
    top-10, explanation).
-3. **HTTP under load**: ``seqintent serve`` in its own process on loopback (SQLite store, one worker). A load
+3. **HTTP under load**: ``seqintent serve`` on loopback (SQLite store; once per ``--workers`` count). A load
    process sends ``POST /v1/predict`` — a 200-event history of a sample user, top-10 with explanation — at
    Poisson arrivals of ``--rate`` per second for ``--seconds``, while a replay process streams the time
    slice into ``POST /v1/events`` (``--replay-rate`` events per second, in batches every 100 ms) and asks
@@ -29,6 +29,7 @@ also prepares (step 1: ingest, a short training and the export, about 10 minutes
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing
 import os
@@ -295,7 +296,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 def http_load(
-    paths: dict[str, Path], histories: list, args: argparse.Namespace, max_wait_ms: float, precision: str
+    paths: dict[str, Path],
+    histories: list,
+    args: argparse.Namespace,
+    max_wait_ms: float,
+    precision: str,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """The service under the load process and the replay process, at the same time."""
     body = [
@@ -314,7 +320,7 @@ def http_load(
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         server = start_server(
-            paths["runtime"], Path(tmp) / "events.db", port, max_wait_ms, precision, args.workers
+            paths["runtime"], Path(tmp) / "events.db", port, max_wait_ms, precision, workers
         )
         try:
             ctx = multiprocessing.get_context("spawn")
@@ -346,7 +352,7 @@ def http_load(
     )
     return {
         "precision": precision,
-        "workers": args.workers,
+        "workers": workers,
         "max_wait_ms": max_wait_ms,
         "server_cpu_s": round(cpu_used, 2),
         "server_cpu_ms_per_request": round(1000 * cpu_used / max(requests, 1), 3),
@@ -440,7 +446,9 @@ def main() -> None:
         "--max-wait-ms", type=float, nargs="+", default=[2.0], help="micro-batching budgets to run"
     )
     parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"], choices=["fp32", "int8"])
-    parser.add_argument("--workers", type=int, default=1, help="server processes (seqintent serve --workers)")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="server processes to try (serve --workers)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="passes over the histories for model time")
     parser.add_argument(
         "--replay-events", type=int, default=10000, help="events of the tier replay (0: all 110k)"
@@ -482,9 +490,12 @@ def main() -> None:
     if "http" not in args.skip:
         result["http"] = []
         for precision in args.precisions:
-            for wait in args.max_wait_ms:
-                log(f"HTTP load at {args.rate:g}/s for {args.seconds:g} s, {precision}, max wait {wait:g} ms")
-                result["http"].append(http_load(paths, histories, args, wait, precision))
+            for wait, workers in itertools.product(args.max_wait_ms, args.workers):
+                log(
+                    f"HTTP load at {args.rate:g}/s for {args.seconds:g} s, {precision}, "
+                    f"max wait {wait:g} ms, {workers} worker(s)"
+                )
+                result["http"].append(http_load(paths, histories, args, wait, precision, workers))
                 load = result["http"][-1]["load"]
                 log(
                     f"  {load['throughput_rps']} req/s, latency ms {load['latency_ms']}, "
@@ -513,12 +524,15 @@ def targets(result: dict[str, Any], rate: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
     fp32 = [r for r in result.get("http", []) if r["precision"] == "fp32"]
     if fp32:
-        load = fp32[0]["load"]
+        # any server set-up may meet it (workers, batching wait): the row with the lowest p99
+        best = min(fp32, key=lambda r: r["load"]["latency_ms"].get("p99", float("inf")))
+        load = best["load"]
         p99 = load["latency_ms"].get("p99")
         out["p99_under_15ms_at_300rps"] = {
             "p99_ms": p99,
             "throughput_rps": load["throughput_rps"],
             "rate_target_rps": rate,
+            "workers": best.get("workers", 1),
             "met": p99 is not None
             and p99 < P99_TARGET_MS
             and rate >= 300
@@ -658,8 +672,9 @@ def write_markdown(result: dict[str, Any]) -> None:
     if "p99_under_15ms_at_300rps" in t:
         x = t["p99_under_15ms_at_300rps"]
         lines.append(
-            f"- p99 < 15 ms at 300 req/s for intent + top-10 + explanation: p99 {x['p99_ms']:.1f} ms at "
-            f"{x['throughput_rps']:.0f} req/s achieved — **{'met' if x['met'] else 'NOT met'}** on this run."
+            f"- p99 < 15 ms at 300 req/s for intent + top-10 + explanation: best p99 {x['p99_ms']:.1f} ms "
+            f"({x.get('workers', 1)} worker(s)) at {x['throughput_rps']:.0f} req/s achieved — "
+            f"**{'met' if x['met'] else 'NOT met'}** on this run."
         )
     if "onnx_3x_eager" in t:
         x = t["onnx_3x_eager"]
