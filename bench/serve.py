@@ -550,6 +550,23 @@ def targets(result: dict[str, Any], rate: float) -> dict[str, Any]:
     return out
 
 
+def _workers_compared(rows: list[dict[str, Any]]) -> list[str]:
+    """One sentence per precision run with one and with two workers in the same run."""
+    out = []
+    for precision in dict.fromkeys(r["precision"] for r in rows):
+        by = {r.get("workers", 1): r for r in rows if r["precision"] == precision}
+        if 1 in by and 2 in by:
+            one, two = by[1]["load"]["latency_ms"], by[2]["load"]["latency_ms"]
+            out.append(
+                f"Same run, {precision}: two workers instead of one take p50 from {one['p50']:.1f} to "
+                f"{two['p50']:.1f} ms and p99 from {one['p99']:.1f} to {two['p99']:.1f} ms, at "
+                f"{by[2]['server_cpu_ms_per_request']} against {by[1]['server_cpu_ms_per_request']} ms of "
+                f"server CPU per request (each process batches fewer requests: mean batch "
+                f"{by[2]['mean_batch_size']} against {by[1]['mean_batch_size']})."
+            )
+    return ["", " ".join(out)] if out else []
+
+
 def _ms(d: dict[str, float], key: str) -> str:
     return f"{d[key]:.1f}" if key in d else "–"
 
@@ -606,6 +623,7 @@ def write_markdown(result: dict[str, Any]) -> None:
             f"CPU per request it sent, the replay {result['http'][0].get('replay_client_cpu_s', '?')} s in "
             "all).",
         ]
+        lines += _workers_compared(result["http"])
         lines.append("")
     model = result.get("model_time_ms")
     if model:
