@@ -331,16 +331,7 @@ def explanation_against_causes(
         return {"examples": 0}
     cuts, sids = cuts[keep], session_ids[keep]
     rows = model_rows(tokens, tokens.user_start[cuts], cuts + 1, model.config.model)
-    names = [s.name for s in model.intents.binary_labels]
-    answer = AnswerFunction(
-        model.intents.network(model.network),
-        tokens,
-        names,
-        np.ones(len(cuts), int),
-        None,
-        None,
-        (tokens.user_start[cuts], cuts),
-    )
+    answer = AnswerFunction.of_labels(model, tokens, cuts)
     weights = event_weights(answer, rows)[label]
     is_cause = np.zeros(rows.shape, dtype=bool)
     for i, s in enumerate(sids):

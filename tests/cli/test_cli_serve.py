@@ -30,6 +30,20 @@ def exported(tmp_path_factory):
     return exported_model("plain", tmp_path_factory.mktemp)
 
 
+def _wait_until_healthy(proc: subprocess.Popen, base: str, *, seconds: float) -> None:
+    """Poll /healthz until the server answers (failing with its stderr if it exits first)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -118,16 +132,7 @@ def test_serve_over_loopback_with_file_and_environment_keys(exported, tmp_path):
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
+        _wait_until_healthy(proc, base, seconds=60)
         events = [e for e in exported.events if e["user_id"] in {f"u{i}" for i in range(16)}]
         write, read = {"Authorization": "Bearer local-writer"}, {"Authorization": f"Bearer {reader}"}
         r = httpx.post(f"{base}/v1/events", json={"events": events}, headers=write)
@@ -190,16 +195,7 @@ def test_serve_with_two_workers_shares_the_store_cache_rule_and_metrics(exported
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base, auth = f"http://127.0.0.1:{port}", {"Authorization": "Bearer k"}
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
+        _wait_until_healthy(proc, base, seconds=90)
         assert len(_worker_pids(proc.pid)) >= 2
         users = [f"u{i}" for i in range(12)]
         events = [e for e in exported.events if e["user_id"] in set(users)]

@@ -36,17 +36,7 @@ def _return_sessions(research):
     for i, k in enumerate(chosen):
         cause[i] = np.isin(rows[i], truth.causes[k])  # the reviews before the cart
         cause[i] |= rows[i] == truth.cut[k] - 3  # and the cart itself
-    names = [s.name for s in model.intents.binary_labels]
-    answer = AnswerFunction(
-        model.intents.network(model.network),
-        tokens,
-        names,
-        np.ones(len(cuts), int),
-        None,
-        None,
-        (tokens.user_start[cuts], cuts),  # the heads' summary, recounted by occlusion
-    )
-    return rows, cause, answer
+    return rows, cause, AnswerFunction.of_labels(model, tokens, cuts)  # occlusion recounts the summary
 
 
 def test_explanation_weights_sum_to_one_and_point_at_the_planted_cause(research):

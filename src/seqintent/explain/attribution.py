@@ -32,6 +32,7 @@ import torch
 from seqintent.models.batching import gather_tokens
 from seqintent.models.features import EventTokens
 from seqintent.models.heads import IntentNetwork
+from seqintent.models.model import NextItemModel
 
 Method = Literal["gradient", "occlusion"]
 NEXT_ITEM, NEXT_ACTION = "next_item", "next_action"
@@ -97,6 +98,22 @@ class AnswerFunction:
         self.action = None if action is None else torch.from_numpy(np.asarray(action, np.int64))
         self.query_time_s = query_time_s
         self.captured: list[torch.Tensor] = []
+
+    @classmethod
+    def of_labels(cls, model: NextItemModel, tokens: EventTokens, cuts: np.ndarray) -> AnswerFunction:
+        """The yes/no intent answers of ``model`` after each cut event (histories from the user's first
+        event to the cut, the summary counted over them); the next-item and action answers are not
+        fixed (item 1 stands in), so only :attr:`binary_names` are to be read."""
+        assert model.intents is not None
+        return cls(
+            model.intents.network(model.network),
+            tokens,
+            [s.name for s in model.intents.binary_labels],
+            np.ones(len(cuts), np.int64),
+            None,
+            None,
+            (tokens.user_start[cuts], cuts),
+        )
 
     @property
     def names(self) -> list[str]:

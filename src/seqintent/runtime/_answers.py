@@ -52,7 +52,7 @@ def interests_of(
     Events with an action that is not canonical are left out. An event without a category takes its
     item's category from ``category_of_item`` (the Model's catalogue) when it has one.
     """
-    # one pass over the events (this runs on every request: per-event Python is its whole cost)
+    # the events are read in one pass (this runs on every request, where per-event Python is the cost)
     family_of = ACTION_FAMILY.get
     families: list[str] = []
     items: list[str | None] = []
