@@ -81,6 +81,14 @@ DATASETS: dict[str, dict[str, Any]] = {
         "cause_signal": "return_later",
         "target": "truth AUC >= 0.9 where LightGBM <= 0.75",
     },
+    # the same scenario and config with 10,000 users: whether the planted order is learnt from more data
+    "sim-ecommerce-10k": {
+        "simulate": ("ecommerce", 10_000),
+        "config": "sim-ecommerce",
+        "truth_label": "buy_7d",
+        "cause_signal": "return_later",
+        "target": "truth AUC >= 0.9 where LightGBM <= 0.75",
+    },
     "sim-content": {
         "simulate": ("content", 1200),
         # whole users held out: their first events are the cold-start test (users unseen in training)
@@ -153,7 +161,8 @@ def subsample_users(source: Path, folder: Path, share: float, seed: int = 0) -> 
 
 
 def load_configs(name: str, mode: str, overrides: list[str]) -> tuple[NextItemConfig, IntentConfig]:
-    data = yaml.safe_load((CONFIGS / f"intents_{name}.yaml").read_text()) or {}
+    config = DATASETS[name].get("config", name)
+    data = yaml.safe_load((CONFIGS / f"intents_{config}.yaml").read_text()) or {}
     for item in overrides:
         key, value = item.split("=", 1)
         node = data

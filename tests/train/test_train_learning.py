@@ -109,9 +109,14 @@ def test_time_bias_repeat_head_and_importance_truncation_train(tmp_path):
     assert model.metrics["best_valid"]["NDCG@10"] > 0.8
 
 
-def test_sampled_softmax_trains(tmp_path):
+@pytest.mark.parametrize("repeat_head", [False, True])
+def test_sampled_softmax_trains(tmp_path, repeat_head):
     ds = walk_dataset(tmp_path / "d", users=120, groups=3, length=10, seed=4)
-    model = train_next_item(ds, _config(epochs=15, loss="sampled_softmax", negatives=6))
+    config = _config(epochs=15, loss="sampled_softmax", negatives=6)
+    config = NextItemConfig.load(
+        {**config.to_dict(), "model": {**config.to_dict()["model"], "repeat_head": repeat_head}}
+    )
+    model = train_next_item(ds, config)
     assert model.metrics["best_valid"]["NDCG@10"] > 0.7
 
 

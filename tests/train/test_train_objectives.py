@@ -49,3 +49,51 @@ def test_sampled_softmax_masks_accidental_hits_and_corrects_by_log_q():
     loss = sampled_softmax_loss(h, table, torch.tensor([1]), torch.tensor([1, 2, 3]), log_q)
     expected = -torch.log_softmax(torch.tensor([2.0, 1.0, 0.0]), 0)[0]
     assert loss.item() == pytest.approx(expected.item(), abs=1e-6)
+
+
+def _leaves(*tensors):
+    return [t.clone().requires_grad_() for t in tensors]
+
+
+def test_sampled_softmax_over_every_item_with_repeat_scores_equals_the_full_softmax():
+    # every real item sampled once at equal q: the candidates are the whole catalogue, so the
+    # sampled loss, extra (repeat) logits included, is the full softmax's
+    g = torch.Generator().manual_seed(1)
+    n, v, h_dim, m = 9, 12, 6, 4
+    h, table = (
+        torch.randn(n, h_dim, generator=g, dtype=torch.float64),
+        torch.randn(v, h_dim, generator=g, dtype=torch.float64),
+    )
+    targets = torch.randint(1, v, (n,), generator=g)
+    idx = torch.cat([torch.randint(1, v, (n, m), generator=g), targets[:, None], targets[:, None]], 1)
+    val = torch.randn(n, m + 2, generator=g, dtype=torch.float64)
+    log_q = torch.full((v,), -2.5, dtype=torch.float64)
+    sampled = _leaves(h, table, val)
+    loss = sampled_softmax_loss(sampled[0], sampled[1], targets, torch.arange(1, v), log_q, idx, sampled[2])
+    loss.backward()
+    full = _leaves(h, table, val)
+    expected = full_softmax_loss(full[0], full[1], targets, idx, full[2])
+    expected.backward()
+    assert loss.item() == pytest.approx(expected.item(), abs=1e-10)
+    for a, b in zip(sampled, full, strict=True):
+        assert torch.allclose(a.grad, b.grad, atol=1e-10)
+
+
+def test_sampled_softmax_adds_repeat_scores_to_every_sampled_copy():
+    g = torch.Generator().manual_seed(2)
+    n, v, h_dim, m = 7, 10, 5, 6
+    h, table = (
+        torch.randn(n, h_dim, generator=g, dtype=torch.float64),
+        torch.randn(v, h_dim, generator=g, dtype=torch.float64),
+    )
+    targets = torch.randint(1, v, (n,), generator=g)
+    idx = torch.randint(0, v, (n, m), generator=g)
+    val = torch.randn(n, m, generator=g, dtype=torch.float64)
+    negatives = torch.tensor([3, 5, 3, 1, 9, 5, 5])  # copies, as sampling with replacement gives
+    log_q = torch.log(torch.linspace(0.05, 0.2, v, dtype=torch.float64))
+    dense = (h @ table.T).scatter_add(1, idx, val) - log_q  # every item's logit with its extra, corrected
+    candidates = torch.cat([dense.gather(1, targets[:, None]), dense[:, negatives]], 1)
+    hit = torch.cat([torch.zeros(n, 1, dtype=torch.bool), negatives[None, :] == targets[:, None]], 1)
+    expected = F.cross_entropy(candidates.masked_fill(hit, float("-inf")), torch.zeros_like(targets))
+    loss = sampled_softmax_loss(h, table, targets, negatives, log_q, idx, val)
+    assert loss.item() == pytest.approx(expected.item(), abs=1e-10)

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from seqintent._compat import require
 from seqintent.data import Dataset, read_json, write_json
-from seqintent.errors import ArtifactError, ConfigError, DataError
+from seqintent.errors import ArtifactError, DataError
 from seqintent.models.base import HistoryBatch
 from seqintent.models.batching import gather_tokens, history_rows
 from seqintent.models.config import NextItemConfig, TrainConfig
@@ -105,11 +105,7 @@ def train_next_item(
         If ``out`` exists and not ``overwrite``, or ``resume`` finds no matching checkpoint.
     """
     config = config or NextItemConfig()
-    mcfg, tcfg = config.model, config.train
-    if tcfg.loss == "sampled_softmax" and mcfg.repeat_head:
-        raise ConfigError(
-            "the repeat head needs the full softmax", key="train.loss", fix="set train.loss: softmax"
-        )
+    tcfg = config.train
     if out is not None:
         _check_output(Path(out), overwrite)
     threads = torch.get_num_threads()
@@ -323,17 +319,18 @@ class _Training:
         h = hidden[b_idx, t_idx]  # [N, H]
         head = self.network.next_item
         table = head.item_table
-        if self.config.train.loss == "sampled_softmax":
-            negatives = torch.multinomial(
-                self.q, self.config.train.negatives, replacement=True, generator=self.generator
-            )
-            return sampled_softmax_loss(h, table, targets, negatives, self.log_q)
+        extra: tuple[torch.Tensor, torch.Tensor] | tuple[()] = ()
         if head.repeat:
             scores = head.repeat_scores(
                 hidden, inputs["item"], inputs["time_s"], action=inputs["action"]
             )  # [B, L, L]
-            return full_softmax_loss(h, table, targets, inputs["item"][b_idx], scores[b_idx, t_idx])
-        return full_softmax_loss(h, table, targets)
+            extra = (inputs["item"][b_idx], scores[b_idx, t_idx])
+        if self.config.train.loss == "sampled_softmax":
+            negatives = torch.multinomial(
+                self.q, self.config.train.negatives, replacement=True, generator=self.generator
+            )
+            return sampled_softmax_loss(h, table, targets, negatives, self.log_q, *extra)
+        return full_softmax_loss(h, table, targets, *extra)
 
     # --- validation ----------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ import torch.nn.functional as F  # noqa: N812
 from tqdm.auto import tqdm
 
 from seqintent.data import Dataset
-from seqintent.errors import ConfigError, DataError
+from seqintent.errors import DataError
 from seqintent.models.base import HistoryBatch
 from seqintent.models.batching import gather_tokens, history_rows
 from seqintent.models.calibration import calibrated_probabilities
@@ -290,10 +290,6 @@ class _Trainer:
         self.q = self.log_q = None
         self.generator = torch.Generator().manual_seed(tcfg.seed)
         if next_item_config.train.loss == "sampled_softmax":
-            if mcfg.repeat_head:
-                raise ConfigError(
-                    "the repeat head needs the full softmax", key="train.loss", fix="set train.loss: softmax"
-                )
             counts = np.bincount(data.tokens.item[data.next_item_target], minlength=spec.n_items)
             self.q = sampling_distribution(torch.from_numpy(counts))
             self.log_q = torch.log(self.q.clamp(min=1e-30))
@@ -596,20 +592,19 @@ class _Trainer:
                 targets = torch.from_numpy(tok.item[rows[nb, nt] + 1])
                 head = self.network.next_item
                 h = hidden[b_idx, t_idx]
+                extra: tuple[torch.Tensor, torch.Tensor] | tuple[()] = ()
+                if head.repeat:
+                    scores = head.repeat_scores(
+                        hidden, item=inputs["item"], action=inputs["action"], time_s=inputs["time_s"]
+                    )
+                    extra = (inputs["item"][b_idx], scores[b_idx, t_idx])
                 if self.log_q is not None:
                     negatives = torch.multinomial(
                         self.q, self.ni_config.train.negatives, replacement=True, generator=self.generator
                     )
-                    loss = sampled_softmax_loss(h, head.item_table, targets, negatives, self.log_q)
-                elif head.repeat:
-                    scores = head.repeat_scores(
-                        hidden, item=inputs["item"], action=inputs["action"], time_s=inputs["time_s"]
-                    )
-                    loss = full_softmax_loss(
-                        h, head.item_table, targets, inputs["item"][b_idx], scores[b_idx, t_idx]
-                    )
+                    loss = sampled_softmax_loss(h, head.item_table, targets, negatives, self.log_q, *extra)
                 else:
-                    loss = full_softmax_loss(h, head.item_table, targets)
+                    loss = full_softmax_loss(h, head.item_table, targets, *extra)
                 total = next_item_weight * loss if total is None else total + next_item_weight * loss
         return total
 

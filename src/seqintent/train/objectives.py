@@ -104,6 +104,8 @@ def sampled_softmax_loss(
     targets: torch.Tensor,
     negatives: torch.Tensor,
     log_q: torch.Tensor,
+    extra_index: torch.Tensor | None = None,
+    extra_value: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean sampled-softmax cross-entropy with logQ correction and shared negatives.
 
@@ -116,12 +118,35 @@ def sampled_softmax_loss(
         masked out for that row.
     log_q:
         float [V], log of each item's sampling probability.
+    extra_index, extra_value:
+        As in :func:`full_softmax_loss`: extra logits of items ``extra_index[n, m]`` (the repeat
+        scores of history items), added to the target's and to every sampled copy of a negative's
+        logit, so each candidate's logit is the one the full softmax gives it.
     """
     pos = (hidden * table[targets]).sum(-1) - log_q[targets]  # [N]
     neg = hidden @ table[negatives].T - log_q[negatives][None, :]  # [N, S]
+    if extra_index is not None and extra_value is not None and extra_index.numel():
+        pos = pos + (extra_value * (extra_index == targets[:, None])).sum(-1)
+        neg = neg + _extra_at(extra_index, extra_value, negatives, table.shape[0])
     neg = neg.masked_fill(negatives[None, :] == targets[:, None], float("-inf"))
     logits = torch.cat([pos[:, None], neg], dim=1)
     return torch.nn.functional.cross_entropy(logits, torch.zeros_like(targets))
+
+
+def _extra_at(
+    extra_index: torch.Tensor, extra_value: torch.Tensor, negatives: torch.Tensor, n_items: int
+) -> torch.Tensor:
+    """[N, S]: the summed extra logits of each row's items at the sampled negatives (0 elsewhere).
+
+    Rows are added per distinct negative (a scatter over the row's M items, not an [N, M, S]
+    comparison), then read back for every sampled copy.
+    """
+    distinct, copy_of = torch.unique(negatives, return_inverse=True)
+    slot = torch.full((n_items,), len(distinct), dtype=torch.int64)
+    slot[distinct] = torch.arange(len(distinct))
+    per_distinct = extra_value.new_zeros((extra_value.shape[0], len(distinct) + 1))
+    per_distinct = per_distinct.scatter_add(1, slot[extra_index], extra_value)  # last column: not sampled
+    return per_distinct[:, copy_of]
 
 
 def sampling_distribution(counts: torch.Tensor, alpha: float = 0.75) -> torch.Tensor:
