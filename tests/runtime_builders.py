@@ -33,7 +33,13 @@ VARIANTS = {
     "plain": {"model": SMALL, "train": TRAIN},
     "full": {
         "model": SMALL
-        | {"time_bias": True, "repeat_head": True, "truncation": "importance", "important_slots": 4},
+        | {
+            "time_bias": True,
+            "repeat_head": True,
+            "truncation": "importance",
+            "important_slots": 4,
+            "item_scores": "cosine",
+        },
         "train": TRAIN | {"epochs": 2},  # its tests check parity, not what it learned
     },
 }

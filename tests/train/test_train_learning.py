@@ -199,3 +199,18 @@ def test_targets_restricted_to_chosen_actions(tmp_path):
     # training events: u1 positions 0-3, u2 positions 0-2; targets are positions 1.. of each
     assert every.metrics["history"][0]["targets"] == 3 + 2
     assert buys.metrics["history"][0]["targets"] == 2 + 1  # u1: b, b; u2: d
+
+
+def test_cosine_item_scores_learn_and_stay_within_the_scale(tmp_path):
+    ds = walk_dataset(tmp_path / "d", users=120, groups=3, length=10, seed=5)
+    data = {
+        "model": dict(TINY["model"], item_scores="cosine", cosine_scale=8.0),
+        "train": dict(TINY["train"], epochs=15),
+    }
+    model = train_next_item(ds, NextItemConfig.load(data))
+    assert model.metrics["best_valid"]["NDCG@10"] > 0.7
+    head = model.network.next_item
+    query, table = head.scoring(torch.randn(4, 32))
+    scores = (query @ table.T)[:, 1:]
+    assert scores.abs().max() <= 8.0 + 1e-4
+    assert torch.allclose(query.norm(dim=-1), torch.full((4,), 8.0))

@@ -57,6 +57,14 @@ class ModelConfig(_Strict):
     repeat_head: bool = Field(
         False, description="add a learned score for items already in the history (copy / repeat mechanism)"
     )
+    item_scores: Literal["dot", "cosine"] = Field(
+        "dot",
+        description="next-item logits: dot: h · E[item]; cosine: cosine_scale · cos(h, E[item]) "
+        "(normalised hidden state and item rows, as NISER: less pull towards popular items)",
+    )
+    cosine_scale: float = Field(
+        16.0, gt=0, description="item_scores cosine: the logits' scale (an inverse temperature)"
+    )
     truncation: Literal["last", "importance"] = Field(
         "last",
         description="long histories: keep the last max_len events, or the last plus important older ones",

@@ -193,6 +193,8 @@ class NextItemHead(nn.Module):
         super().__init__()
         self.encoder = [encoder]  # a list, so the shared table is not registered twice
         self.repeat = cfg.repeat_head
+        self.cosine = cfg.item_scores == "cosine"
+        self.cosine_scale = cfg.cosine_scale
         if self.repeat:
             self.rep_q = nn.Linear(cfg.hidden, cfg.hidden)
             self.rep_k = nn.Linear(cfg.hidden, cfg.hidden)
@@ -208,6 +210,15 @@ class NextItemHead(nn.Module):
     @property
     def item_table(self) -> torch.Tensor:
         return self.encoder[0].item_emb.weight  # [V, H]
+
+    def scoring(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(query [N, H], table [V, H])`` whose products are the logits (before repeat scores).
+
+        The losses take these two instead of dense logits (a full softmax never holds [N, V]).
+        """
+        if not self.cosine:
+            return hidden, self.item_table
+        return self.cosine_scale * F.normalize(hidden, dim=-1), F.normalize(self.item_table, dim=-1)
 
     def repeat_scores(
         self,
@@ -262,7 +273,8 @@ class NextItemHead(nn.Module):
         self, hidden_last: torch.Tensor, item: torch.Tensor, repeat: torch.Tensor | None
     ) -> torch.Tensor:
         """Logits [B, V] from the newest hidden state [B, H], history items and repeat scores [B, T]."""
-        logits = hidden_last @ self.item_table.T
+        query, table = self.scoring(hidden_last)
+        logits = query @ table.T
         if repeat is not None:
             logits = logits.scatter_add(1, item, repeat)
         return torch.cat([torch.full_like(logits[:, :1], float("-inf")), logits[:, 1:]], dim=1)

@@ -316,9 +316,8 @@ class _Training:
         self, inputs: dict[str, torch.Tensor], b_idx: torch.Tensor, t_idx: torch.Tensor, targets: torch.Tensor
     ) -> torch.Tensor:
         hidden = self.network.encoder(**inputs)  # [B, L, H]
-        h = hidden[b_idx, t_idx]  # [N, H]
         head = self.network.next_item
-        table = head.item_table
+        h, table = head.scoring(hidden[b_idx, t_idx])  # [N, H], [V, H]
         extra: tuple[torch.Tensor, torch.Tensor] | tuple[()] = ()
         if head.repeat:
             scores = head.repeat_scores(

@@ -591,7 +591,7 @@ class _Trainer:
                 b_idx, t_idx = torch.from_numpy(nb), torch.from_numpy(nt)
                 targets = torch.from_numpy(tok.item[rows[nb, nt] + 1])
                 head = self.network.next_item
-                h = hidden[b_idx, t_idx]
+                h, table = head.scoring(hidden[b_idx, t_idx])
                 extra: tuple[torch.Tensor, torch.Tensor] | tuple[()] = ()
                 if head.repeat:
                     scores = head.repeat_scores(
@@ -602,9 +602,9 @@ class _Trainer:
                     negatives = torch.multinomial(
                         self.q, self.ni_config.train.negatives, replacement=True, generator=self.generator
                     )
-                    loss = sampled_softmax_loss(h, head.item_table, targets, negatives, self.log_q, *extra)
+                    loss = sampled_softmax_loss(h, table, targets, negatives, self.log_q, *extra)
                 else:
-                    loss = full_softmax_loss(h, head.item_table, targets, *extra)
+                    loss = full_softmax_loss(h, table, targets, *extra)
                 total = next_item_weight * loss if total is None else total + next_item_weight * loss
         return total
 
