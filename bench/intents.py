@@ -75,6 +75,14 @@ DATASETS: dict[str, dict[str, Any]] = {
         "target": "transformer >= LightGBM",
         "margin": 0.0,
     },
+    # every user (3.3x the events): whether the heads gain on LightGBM with more data
+    "kuairand-all": {
+        "preset": "kuairand",
+        "source": "kuairand-pure-standard-0425-0508",
+        "config": "kuairand",
+        "target": "transformer >= LightGBM",
+        "margin": 0.0,
+    },
     "sim-ecommerce": {
         "simulate": ("ecommerce", 3000),
         "truth_label": "buy_7d",
