@@ -112,14 +112,21 @@ def test_cold_start_report_brackets_the_blend_gains_with_paired_intervals(resear
             assert lo - 1e-4 <= gain <= hi + 1e-4 and lo <= hi
 
 
-def test_train_model_trains_jointly_or_keeps_a_next_item_model_without_labels(tmp_path):
+# the sampled softmax with the repeat head: the next-item term of the joint loss takes the same path
+@pytest.mark.parametrize("loss", ["softmax", "sampled_softmax"])
+def test_train_model_trains_jointly_or_keeps_a_next_item_model_without_labels(tmp_path, loss):
     from seqintent.models import NextItemConfig
     from seqintent.train.pipeline import train_model
     from tests.dataset_builders import walk_dataset
     from tests.intent_builders import research_log
 
     ds, _ = research_log(tmp_path / "data", users=40, sessions=6)
-    tiny = NextItemConfig.load({"model": {"hidden": 16, "max_len": 8}, "train": {"epochs": 1, "threads": 1}})
+    tiny = NextItemConfig.load(
+        {
+            "model": {"hidden": 16, "max_len": 8, "repeat_head": loss == "sampled_softmax"},
+            "train": {"epochs": 1, "threads": 1, "loss": loss, "negatives": 16},
+        }
+    )
     intents = {
         "labels": [{"name": "buy_40h", "kind": "within", "actions": ["buy"], "horizon": "40h"}],
         "protocol": {"test_window": "5d"},

@@ -34,7 +34,7 @@ from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_
 from seqintent.models.network import NextItemNetwork
 from seqintent.models.ranking import action_indices, per_example_metrics, target_ranks
 from seqintent.schema.columns import ModelFiles, Splits
-from seqintent.train.objectives import full_softmax_loss, sampled_softmax_loss, sampling_distribution
+from seqintent.train.objectives import NextItemObjective
 from seqintent.train.windows import TrainingPlan, plan_training
 
 CHECKPOINT_STATE = "state.pt"
@@ -166,13 +166,11 @@ class _Training:
         self.optimizer = _adamw(self.network, tcfg.lr, tcfg.weight_decay)
         self.generator = torch.Generator().manual_seed(tcfg.seed)
         self.state = _State()
-        if tcfg.loss == "sampled_softmax":
-            counts = np.bincount(
-                self.tokens.item[(self.tokens.split == Splits.TRAIN) & (self.tokens.item > 0)],
-                minlength=self.spec.n_items,
-            )
-            self.q = sampling_distribution(torch.from_numpy(counts))
-            self.log_q = torch.log(self.q.clamp(min=1e-30))
+        counts = np.bincount(
+            self.tokens.item[(self.tokens.split == Splits.TRAIN) & (self.tokens.item > 0)],
+            minlength=self.spec.n_items,
+        )
+        self.objective = NextItemObjective(tcfg.loss, tcfg.negatives, counts, self.generator)
         if resume:
             self._load_checkpoint()
         self.writer = None
@@ -316,20 +314,7 @@ class _Training:
         self, inputs: dict[str, torch.Tensor], b_idx: torch.Tensor, t_idx: torch.Tensor, targets: torch.Tensor
     ) -> torch.Tensor:
         hidden = self.network.encoder(**inputs)  # [B, L, H]
-        head = self.network.next_item
-        h, table = head.scoring(hidden[b_idx, t_idx])  # [N, H], [V, H]
-        extra: tuple[torch.Tensor, torch.Tensor] | tuple[()] = ()
-        if head.repeat:
-            scores = head.repeat_scores(
-                hidden, inputs["item"], inputs["time_s"], action=inputs["action"]
-            )  # [B, L, L]
-            extra = (inputs["item"][b_idx], scores[b_idx, t_idx])
-        if self.config.train.loss == "sampled_softmax":
-            negatives = torch.multinomial(
-                self.q, self.config.train.negatives, replacement=True, generator=self.generator
-            )
-            return sampled_softmax_loss(h, table, targets, negatives, self.log_q, *extra)
-        return full_softmax_loss(h, table, targets, *extra)
+        return self.objective(self.network.next_item, hidden, inputs, b_idx, t_idx, targets)
 
     # --- validation ----------------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ from seqintent.schema.columns import Splits, Vocabularies
 from seqintent.train.calibration import cross_fitted_probabilities, fit_calibration
 from seqintent.train.labels import CutLabels, CutPlan, compute_labels, default_labels, plan_cuts
 from seqintent.train.loop import keep_freed_memory
-from seqintent.train.objectives import full_softmax_loss, sampled_softmax_loss, sampling_distribution
+from seqintent.train.objectives import NextItemObjective
 from seqintent.train.profile import build_profile, choose_blend
 
 VALID_MAX_CUTS = 20000
@@ -286,13 +286,13 @@ class _Trainer:
         )
         self.net = IntentNetwork(self.network, self.heads)
         self.important = important_events(data.tokens, mcfg)
-        # sampled softmax for large catalogues, as the next-item loop (its train.loss / negatives)
-        self.q = self.log_q = None
-        self.generator = torch.Generator().manual_seed(tcfg.seed)
-        if next_item_config.train.loss == "sampled_softmax":
-            counts = np.bincount(data.tokens.item[data.next_item_target], minlength=spec.n_items)
-            self.q = sampling_distribution(torch.from_numpy(counts))
-            self.log_q = torch.log(self.q.clamp(min=1e-30))
+        # the next-item loop's objective (its train.loss / negatives: sampled for large catalogues)
+        self.objective = NextItemObjective(
+            next_item_config.train.loss,
+            next_item_config.train.negatives,
+            np.bincount(data.tokens.item[data.next_item_target], minlength=spec.n_items),
+            torch.Generator().manual_seed(tcfg.seed),
+        )
         self.stride = max(
             1,
             min(
@@ -590,21 +590,7 @@ class _Trainer:
                 hidden = shared if shared is not None else self.network.encoder(**inputs)
                 b_idx, t_idx = torch.from_numpy(nb), torch.from_numpy(nt)
                 targets = torch.from_numpy(tok.item[rows[nb, nt] + 1])
-                head = self.network.next_item
-                h, table = head.scoring(hidden[b_idx, t_idx])
-                extra: tuple[torch.Tensor, torch.Tensor] | tuple[()] = ()
-                if head.repeat:
-                    scores = head.repeat_scores(
-                        hidden, item=inputs["item"], action=inputs["action"], time_s=inputs["time_s"]
-                    )
-                    extra = (inputs["item"][b_idx], scores[b_idx, t_idx])
-                if self.log_q is not None:
-                    negatives = torch.multinomial(
-                        self.q, self.ni_config.train.negatives, replacement=True, generator=self.generator
-                    )
-                    loss = sampled_softmax_loss(h, table, targets, negatives, self.log_q, *extra)
-                else:
-                    loss = full_softmax_loss(h, table, targets, *extra)
+                loss = self.objective(self.network.next_item, hidden, inputs, b_idx, t_idx, targets)
                 total = next_item_weight * loss if total is None else total + next_item_weight * loss
         return total
 

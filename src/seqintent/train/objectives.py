@@ -13,7 +13,10 @@ estimate of the full softmax unbiased enough for catalogues too large to score a
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+from seqintent.models.network import NextItemHead
 
 # Rows per chunk are chosen so a chunk of logits holds about this many floats (~16 MB, cache sized).
 CHUNK_FLOATS = 1 << 22
@@ -154,3 +157,54 @@ def sampling_distribution(counts: torch.Tensor, alpha: float = 0.75) -> torch.Te
     q = counts.double().clamp(min=1.0) ** alpha
     q[0] = 0.0
     return (q / q.sum()).float()
+
+
+class NextItemObjective:
+    """The next-item loss of a head at chosen columns of a batch, as ``train.loss`` says.
+
+    The full softmax, or the sampled softmax over ``negatives`` shared negatives drawn from
+    ``target_counts`` (the training targets per item); the head's repeat scores join the logits
+    either way. One object serves the next-item loop and the intent heads' next-item term.
+
+    Parameters
+    ----------
+    loss:
+        ``"softmax"`` or ``"sampled_softmax"``.
+    negatives:
+        Shared negatives per step (sampled softmax).
+    target_counts:
+        int [V]: how often each item is a training target.
+    generator:
+        Draws the negatives (the caller's, so a checkpoint that saves it resumes the same draws).
+    """
+
+    def __init__(
+        self, loss: str, negatives: int, target_counts: np.ndarray, generator: torch.Generator
+    ) -> None:
+        self.negatives = negatives
+        self.generator = generator
+        self.q: torch.Tensor | None = None
+        self.log_q: torch.Tensor | None = None
+        if loss == "sampled_softmax":
+            self.q = sampling_distribution(torch.from_numpy(target_counts))
+            self.log_q = torch.log(self.q.clamp(min=1e-30))
+
+    def __call__(
+        self,
+        head: NextItemHead,
+        hidden: torch.Tensor,
+        inputs: dict[str, torch.Tensor],
+        b_idx: torch.Tensor,
+        t_idx: torch.Tensor,
+        targets: torch.Tensor,
+    ) -> torch.Tensor:
+        """Mean loss of ``targets`` [N] at columns ``(b_idx, t_idx)`` of ``hidden`` [B, L, H]."""
+        h, table = head.scoring(hidden[b_idx, t_idx])  # [N, H], [V, H]
+        extra: tuple[torch.Tensor, torch.Tensor] | tuple[()] = ()
+        if head.repeat:
+            scores = head.repeat_scores(hidden, inputs["item"], inputs["time_s"], action=inputs["action"])
+            extra = (inputs["item"][b_idx], scores[b_idx, t_idx])  # [N, L] each
+        if self.q is None or self.log_q is None:
+            return full_softmax_loss(h, table, targets, *extra)
+        negatives = torch.multinomial(self.q, self.negatives, replacement=True, generator=self.generator)
+        return sampled_softmax_loss(h, table, targets, negatives, self.log_q, *extra)
