@@ -55,18 +55,24 @@ def _leaves(*tensors):
     return [t.clone().requires_grad_() for t in tensors]
 
 
+def _problem(seed, n, v, h_dim, m, low=0):
+    """Seeded float64 hidden states [n, h_dim], item table [v, h_dim], targets in 1..v-1, and extra
+    logits: item indices in low..v-1 and values, [n, m] each."""
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(n, h_dim, generator=g, dtype=torch.float64)
+    table = torch.randn(v, h_dim, generator=g, dtype=torch.float64)
+    targets = torch.randint(1, v, (n,), generator=g)
+    idx = torch.randint(low, v, (n, m), generator=g)
+    val = torch.randn(n, m, generator=g, dtype=torch.float64)
+    return h, table, targets, idx, val
+
+
 def test_sampled_softmax_over_every_item_with_repeat_scores_equals_the_full_softmax():
     # every real item sampled once at equal q: the candidates are the whole catalogue, so the
     # sampled loss, extra (repeat) logits included, is the full softmax's
-    g = torch.Generator().manual_seed(1)
-    n, v, h_dim, m = 9, 12, 6, 4
-    h, table = (
-        torch.randn(n, h_dim, generator=g, dtype=torch.float64),
-        torch.randn(v, h_dim, generator=g, dtype=torch.float64),
-    )
-    targets = torch.randint(1, v, (n,), generator=g)
-    idx = torch.cat([torch.randint(1, v, (n, m), generator=g), targets[:, None], targets[:, None]], 1)
-    val = torch.randn(n, m + 2, generator=g, dtype=torch.float64)
+    v = 12
+    h, table, targets, idx, val = _problem(1, n=9, v=v, h_dim=6, m=6, low=1)
+    idx[:, -2:] = targets[:, None]  # the target itself, twice
     log_q = torch.full((v,), -2.5, dtype=torch.float64)
     sampled = _leaves(h, table, val)
     loss = sampled_softmax_loss(sampled[0], sampled[1], targets, torch.arange(1, v), log_q, idx, sampled[2])
@@ -80,15 +86,8 @@ def test_sampled_softmax_over_every_item_with_repeat_scores_equals_the_full_soft
 
 
 def test_sampled_softmax_adds_repeat_scores_to_every_sampled_copy():
-    g = torch.Generator().manual_seed(2)
-    n, v, h_dim, m = 7, 10, 5, 6
-    h, table = (
-        torch.randn(n, h_dim, generator=g, dtype=torch.float64),
-        torch.randn(v, h_dim, generator=g, dtype=torch.float64),
-    )
-    targets = torch.randint(1, v, (n,), generator=g)
-    idx = torch.randint(0, v, (n, m), generator=g)
-    val = torch.randn(n, m, generator=g, dtype=torch.float64)
+    n, v = 7, 10
+    h, table, targets, idx, val = _problem(2, n=n, v=v, h_dim=5, m=6)
     negatives = torch.tensor([3, 5, 3, 1, 9, 5, 5])  # copies, as sampling with replacement gives
     log_q = torch.log(torch.linspace(0.05, 0.2, v, dtype=torch.float64))
     dense = (h @ table.T).scatter_add(1, idx, val) - log_q  # every item's logit with its extra, corrected

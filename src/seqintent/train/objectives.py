@@ -200,11 +200,11 @@ class NextItemObjective:
     ) -> torch.Tensor:
         """Mean loss of ``targets`` [N] at columns ``(b_idx, t_idx)`` of ``hidden`` [B, L, H]."""
         h, table = head.scoring(hidden[b_idx, t_idx])  # [N, H], [V, H]
-        extra: tuple[torch.Tensor, torch.Tensor] | tuple[()] = ()
+        history = repeat = None
         if head.repeat:
             scores = head.repeat_scores(hidden, inputs["item"], inputs["time_s"], action=inputs["action"])
-            extra = (inputs["item"][b_idx], scores[b_idx, t_idx])  # [N, L] each
+            history, repeat = inputs["item"][b_idx], scores[b_idx, t_idx]  # [N, L] each
         if self.q is None or self.log_q is None:
-            return full_softmax_loss(h, table, targets, *extra)
+            return full_softmax_loss(h, table, targets, history, repeat)
         negatives = torch.multinomial(self.q, self.negatives, replacement=True, generator=self.generator)
-        return sampled_softmax_loss(h, table, targets, negatives, self.log_q, *extra)
+        return sampled_softmax_loss(h, table, targets, negatives, self.log_q, history, repeat)
