@@ -19,7 +19,10 @@ from tests.models.test_model_intent_heads import _net
 N_ACTIONS, DWELL, WINDOW, CONVERT = 5, 6, 7, 4
 
 
-def _log(seed=0, lengths=(1, 3, 12, 20, 5)):
+EPOCH_2023 = 1_700_000_000.0  # real logs carry epoch seconds: the day and hour windows must see them
+
+
+def _log(seed=0, lengths=(1, 3, 12, 20, 5), epoch=EPOCH_2023):
     rng = np.random.default_rng(seed)
     n = sum(lengths)
     action = rng.integers(1, N_ACTIONS, n)
@@ -30,7 +33,7 @@ def _log(seed=0, lengths=(1, 3, 12, 20, 5)):
         "item": rng.integers(0, 4, n),
         "category": rng.integers(0, 3, n),
         "dwell": rng.integers(0, DWELL, n),
-        "time_s": np.concatenate([np.sort(rng.uniform(0, 3 * 86400, k)) for k in lengths]),
+        "time_s": epoch + np.concatenate([np.sort(rng.uniform(0, 3 * 86400, k)) for k in lengths]),
     }, np.concatenate([[0], np.cumsum(lengths)])[user]
 
 
@@ -61,8 +64,9 @@ def _by_hand(log, start, cut, window=WINDOW):
     return np.array(row)
 
 
-def test_every_column_matches_a_hand_computation_at_every_cut():
-    log, starts = _log()
+@pytest.mark.parametrize("epoch", [0.0, EPOCH_2023])
+def test_every_column_matches_a_hand_computation_at_every_cut(epoch):
+    log, starts = _log(epoch=epoch)
     cuts = np.arange(len(starts))
     got = history_summary(
         **log,
@@ -257,3 +261,15 @@ def test_a_model_folder_with_another_summary_layout_is_refused_at_load(research,
     with pytest.raises(ArtifactError, match="layout changed") as err:
         NextItemModel.from_pretrained(folder)
     assert str(weights) in str(err.value) and "re-train" in str(err.value)
+
+
+def test_histories_with_users_between_them_that_have_no_cut():
+    # the log holds every user; cuts come from some: a user between two others may start earlier
+    # in time than the one before ends, and must not disturb the day and hour windows
+    log, starts = _log(seed=4, lengths=(25, 30, 15))
+    log["time_s"][25:55] -= 2 * 86400  # the middle user's log starts two days before the first one ends
+    sizes = {"n_actions": N_ACTIONS, "dwell_buckets": DWELL, "convert_family": CONVERT, "window": WINDOW}
+    cuts = np.r_[np.arange(0, 25), np.arange(55, 70)]
+    got = history_summary(**log, starts=starts[cuts], cuts=cuts, **sizes)
+    want = np.stack([_by_hand(log, starts[c], c) for c in cuts])
+    np.testing.assert_allclose(got, want, atol=1e-6)

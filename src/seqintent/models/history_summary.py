@@ -225,9 +225,12 @@ def _summary(
     lo = np.maximum(starts, cuts - window + 1)
     n = (cuts - lo + 1).astype(np.float64)
     now = time_s[cuts]
-    # the segment (history) of every event, so that "the last day" stops at the history's start
+    # the segment (history) of every event, so that "the last day" stops at the history's start;
+    # a new one also wherever time steps back (a user without a cut between two with one), so that
+    # every segment is sorted by time, as the searches below need
     segment = np.zeros(n_events, dtype=np.int64)
     segment[np.unique(starts)] = 1
+    segment[1:][np.diff(time_s) < 0] = 1
     segment = np.cumsum(segment)
     hour_lo = np.maximum(lo, _first_at_or_after(segment, time_s, segment[cuts], now - HOUR_S))
     day_lo = np.maximum(lo, _first_at_or_after(segment, time_s, segment[cuts], now - DAY_S))
@@ -345,7 +348,7 @@ def _first_at_or_after(
 
     Events are sorted by (segment, time): one search over a (segment, milliseconds) key finds it.
     """
-    base = float(time_s.min(initial=0.0))
+    base = float(time_s.min()) if len(time_s) else 0.0  # keys count milliseconds from the first event
 
     def key(seg: np.ndarray, t: np.ndarray) -> np.ndarray:
         # times are whole milliseconds: rounding (not flooring) keeps the comparison exact
