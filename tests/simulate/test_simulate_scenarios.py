@@ -181,14 +181,21 @@ def test_content_cold_start_and_churn(content):
     assert (users.loc[churn["user_id"], "churned"]).all()
     regular = s[s["label"] != "cold_start"]
     assert (regular["n_plays"] >= 7).all()
-    fading = content.signals[
-        (content.signals["signal"] == "fatigue_churn") & (content.signals["role"] == "fading_play")
-    ]
-    dwell = content.clean.loc[fading["event_id"], "dwell_s"].to_numpy()
-    falls = (
-        pd.Series(dwell).groupby(fading["instance"].to_numpy()).apply(lambda d: bool((np.diff(d) <= 0).all()))
+    # every regular session holds one planted pair: like first before churn, skip first otherwise
+    pairs = content.signals[content.signals["signal"].isin(["fatigue_churn", "fatigue_recovery"])]
+    assert pairs.groupby("instance").size().eq(3).all()
+    assert set(pairs["instance"]) == set(regular.index)
+    events = content.clean.loc[pairs["event_id"]].assign(
+        role=pairs["role"].to_numpy(), session=pairs["instance"].to_numpy()
     )
-    assert falls.all() and len(falls) == len(churn)
+    assert (events["session_id"] == events["session"]).all()
+    skips = events[events["role"] == "tired_skip"].set_index("session")
+    plays = events[events["role"] == "liked_play"].set_index("session")
+    assert (skips["dwell_s"] < 3).all() and (plays["dwell_s"] > 60).all()
+    assert (skips["category"] == plays["category"]).all() and (skips["item_id"] != plays["item_id"]).all()
+    like_first = plays["ts"] < skips["ts"]
+    churned = regular["label"].eq("churn") ^ regular["order_flipped"]
+    assert (like_first == churned.loc[like_first.index]).all()
 
 
 # --- finance ------------------------------------------------------------------------------------

@@ -98,28 +98,51 @@ def test_ecommerce_return_later_is_found_by_order(ecommerce):
     assert planted.loc[missed, "order_flipped"].all()
 
 
-# --- content: plays of falling dwell before churn ----------------------------------------------
+# --- content: a liked play, then a skip of its theme, before churn; the other way round otherwise --
 
 
-def fading(sim) -> pd.Series:
-    """Per session: how steadily dwell falls over its plays (leaving out the last two, random in both)."""
-    plays = sim.clean[sim.clean["action"] == "play"]
-    return plays.groupby("session_id")["dwell_s"].apply(lambda d: -sim.spearman(d.to_numpy()[:-2]))
+def pair_order(sim) -> pd.Series:
+    """Per session: liked-then-skipped pairs minus skipped-then-liked pairs (neighbouring plays of
+    one theme, the skip under 3 s, a liked play one followed by a like)."""
+    ev = sim.clean.sort_values(["user_id", "ts"], kind="stable")
+    liked = ev["action"].shift(-1).eq("like") & ev["session_id"].eq(ev["session_id"].shift(-1))
+    plays = ev[ev["action"] == "play"].assign(liked=liked)
+    by = plays.groupby("session_id")
+    nxt, prev = by[["dwell_s", "category"]].shift(-1), by[["dwell_s", "category"]].shift(1)
+    like_skip = plays["liked"] & (nxt["dwell_s"] < 3) & (nxt["category"] == plays["category"])
+    skip_like = plays["liked"] & (prev["dwell_s"] < 3) & (prev["category"] == plays["category"])
+    return (like_skip.astype(int) - skip_like.astype(int)).groupby(plays["session_id"]).sum()
 
 
-def test_content_churn_is_invisible_to_bags(content):
+def recency_features(sim, sessions: pd.Index) -> pd.DataFrame:
+    """Windows over the newest plays of each session: what recency features of a cut would see."""
+    plays = sim.clean[sim.clean["action"] == "play"].sort_values(["session_id", "ts"], kind="stable")
+    newest = plays.groupby("session_id").tail(5).groupby("session_id")["dwell_s"]
+    last = plays.groupby("session_id")["dwell_s"].last()
+    return pd.DataFrame(
+        {"dwell_mean_last5": newest.mean(), "dwell_min_last5": newest.min(), "dwell_last": last}
+    )
+
+
+def test_content_churn_is_invisible_to_bags_and_recency(content):
     planted = content.labelled()
     label = planted["positive"].astype(int).to_numpy()
     assert label.sum() >= 60
     counts = content.action_counts().loc[planted.index]
     assert out_of_fold_auc(logreg(), counts, label) <= BAG_CEILING
-    assert out_of_fold_auc(boosted(), bag_features(content, planted.index), label) <= BAG_CEILING
+    bags = bag_features(content, planted.index).join(recency_features(content, planted.index))
+    assert out_of_fold_auc(boosted(), bags, label) <= BAG_CEILING
 
 
 def test_content_churn_is_found_by_order(content):
     planted = content.labelled()
     label = planted["positive"].astype(int).to_numpy()
-    assert roc_auc_score(label, fading(content).loc[planted.index]) >= RULE_FLOOR
+    rule = pair_order(content).reindex(planted.index, fill_value=0).to_numpy()
+    assert roc_auc_score(label, rule) >= RULE_FLOOR
+    # laid out the other way round, a session reads as the other class
+    flipped = planted["order_flipped"].to_numpy()
+    assert flipped.any()
+    assert (rule[flipped & (label == 1)] < 0).all() and (rule[flipped & (label == 0)] > 0).all()
 
 
 # --- finance: takeover = balance → new payee → large transfer → delete; lookalike reorders it --

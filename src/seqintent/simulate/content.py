@@ -12,26 +12,30 @@ Interests (truth ``users.parquet`` and ``interests.parquet``)
     ``rejected_skip`` lists every fast skip of the rejected theme.
 Fatigue before churn (truth ``sessions.label`` = ``churn`` / ``continue``; ``positive`` = churn)
     At every session a user may leave for good (``churn_hazard``, the same at every session, so
-    the number of past sessions says nothing). The last session of a leaving user fades out: its
-    plays come in order of *falling* dwell (each a little shorter than the one before), then two
-    last plays drawn like any other; plays the user liked sit at random places, as in any session
-    (else the time since the last like would tell). Other sessions have the same kind of plays in
-    random order.
+    the number of past sessions says nothing). Every regular session holds one planted pair: a
+    long play the user likes and a fast skip of another item of the same theme, side by side at a
+    random place. In the last session of a leaving user the like comes first and the skip right
+    after it (liked one, then tired of the theme); in every other session the skip comes first and
+    the liked play right after it (the feed won the user back). The last two plays of every session
+    are drawn like any other and come after the pair, so neither the last play nor the gap before it
+    differs, and every other play sits in random order.
     **Both have the same multiset of plays, dwell times, likes and themes and the same length
-    distribution**; only the order of dwell within the session tells them apart (truth signal
-    ``fatigue_churn``: roles ``fading_play``, ``liked_play``, ``tail_play``). A regular session has
-    at least 7 plays.
+    distribution**; only which of the two neighbours comes first tells them apart (truth signals
+    ``fatigue_churn`` and ``fatigue_recovery``, instance = the session; roles ``liked_play``,
+    ``like``, ``tired_skip``). A small share of sessions (``order_flip_rate``, flagged
+    ``order_flipped``) is laid out in the other class's order, so a perfect score means a leak. A
+    regular session has at least 7 plays.
 Cold start (truth ``users.cold_start``)
     A share of users (``cold_start_share``) have a single session of at most 5 events (clean log).
 
 Truth tables (beside the common columns of :mod:`seqintent.simulate`)
-    ``sessions``: ``n_plays``, ``is_last``; ``label`` ``churn`` / ``continue`` / ``cold_start``.
-    ``signals``: ``fatigue_churn`` (instance = the session; roles ``fading_play``, ``liked_play``,
-    ``tail_play``) and
-    ``rejected_skip`` (instance = the **user**; role ``fast_skip``). ``users``: ``dominant_theme``,
-    ``dominant_share``, ``rejected_theme``, ``skip_share``, ``cold_start``, ``churned``,
-    ``n_sessions``, ``n_events``. ``interests``: ``user_id``, ``theme``, ``share`` (sums to 1 per
-    user; the rejected theme has none). ``items``: ``item_id``, ``category`` (theme), ``popularity``.
+    ``sessions``: ``n_plays``, ``is_last``, ``order_flipped``; ``label`` ``churn`` / ``continue`` /
+    ``cold_start``. ``signals``: ``fatigue_churn`` and ``fatigue_recovery`` (instance = the session;
+    roles ``liked_play``, ``like``, ``tired_skip``) and ``rejected_skip`` (instance = the **user**;
+    role ``fast_skip``). ``users``: ``dominant_theme``, ``dominant_share``, ``rejected_theme``,
+    ``skip_share``, ``cold_start``, ``churned``, ``n_sessions``, ``n_events``. ``interests``:
+    ``user_id``, ``theme``, ``share`` (sums to 1 per user; the rejected theme has none). ``items``:
+    ``item_id``, ``category`` (theme), ``popularity``.
 
 Marginals: power-law item popularity within themes, evening peaks in local time, log-normal dwell
 of watched plays, sessions at least 45 minutes apart. Noise: misclicks (sub-second plays) and
@@ -69,7 +73,6 @@ from seqintent.simulate._common import (
     position_in_segment,
     segment_cumsum,
     signal_table,
-    starts_of,
     strings,
     zipf_weights,
 )
@@ -109,7 +112,8 @@ class ContentParams:
     days: int = 28  # length of the window
     cold_start_share: float = 0.1  # users with one short session (≤ 5 events)
     sessions_per_day: float = 0.8  # median session rate of a regular user
-    churn_hazard: float = 0.05  # chance that a session is the user's last (its plays fade out)
+    churn_hazard: float = 0.05  # chance that a session is the user's last (its pair: like, then skip)
+    order_flip_rate: float = 0.01  # regular sessions whose pair comes in the other class's order
     dominant_share: tuple[float, float] = (0.5, 0.8)  # range of the dominant theme's share of interest
     skip_share: tuple[float, float] = (0.08, 0.2)  # range of the share of plays pushing the rejected theme
     stray_skip_rate: float = 0.05  # fast skips of themes the user does not reject
@@ -181,30 +185,43 @@ def generate_content(
     shared = like & (rng.random(n) < 0.1)
     follow = like & (rng.random(n) < 0.05)
 
-    # Order units. In both kinds of session the last two units are drawn at random, so neither the
-    # last play nor the gap before it (recency) differs; so are the positions of liked plays, so the
-    # time since the last like does not either. A fading session puts its other plays in order of
-    # falling dwell; any other session puts them at random.
-    first_unit = starts_of(n_plays)
-    one = (rng.random(n_sess) * n_plays).astype(np.int64)
-    other = (one + 1 + (rng.random(n_sess) * (n_plays - 1)).astype(np.int64)) % n_plays
-    is_tail = np.zeros(n, dtype=bool)
-    is_tail[first_unit + one] = True
-    is_tail[first_unit + other] = True
-    fading = label[p_session] == CHURN
-    plain = fading & ~is_tail & ~like
-    ranked = np.flatnonzero(plain)
-    ranked = ranked[np.lexsort((-dwell[ranked], p_session[ranked]))]
-    n_plain = np.bincount(p_session[plain], minlength=n_sess)
-    key = rng.random(n)  # other sessions: random order
-    key[ranked] = position_in_segment(n_plain)  # falling dwell: ranks 0 … m-1
-    liked = fading & ~is_tail & like  # dropped into uniformly random gaps between the ranked plays
-    key[liked] = rng.uniform(-0.5, n_plain[p_session[liked]] - 0.5)
-    key[is_tail] = n + rng.random(int(is_tail.sum()))  # after every other key
-    unit_order = np.lexsort((key, p_session))
-    p_user, theme, item, dwell, like, shared, follow, is_tail, pushed, p_session, fading = (
+    # Per session, by a random rank of its units: the two tail units (ranks 0, 1) and, in a regular
+    # session, the planted pair (rank 2: the liked play, rank 3: the skip of the same theme).
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((rng.random(n), p_session))] = position_in_segment(n_plays)
+    is_tail = rank < 2
+    regular_unit = label[p_session] != COLD
+    liked_unit = np.flatnonzero(regular_unit & (rank == 2))  # one per regular session, in session order
+    skip_unit = np.flatnonzero(regular_unit & (rank == 3))
+    k = len(liked_unit)
+    pushed[liked_unit] = pushed[skip_unit] = False
+    pair_theme = interest.draw(rng, p_user[liked_unit]) - p_user[liked_unit] * n_themes
+    theme[liked_unit] = theme[skip_unit] = pair_theme
+    item[liked_unit] = items.draw(rng, pair_theme)
+    item[skip_unit] = _other_items(rng, items, pair_theme, item[liked_unit])
+    dwell[liked_unit] = _engaged_dwell(rng, k)
+    dwell[skip_unit] = np.round(rng.uniform(*SKIP_DWELL, size=k), 1)
+    like[liked_unit], like[skip_unit] = True, False
+    shared[liked_unit], shared[skip_unit] = rng.random(k) < 0.1, False
+    follow[liked_unit], follow[skip_unit] = rng.random(k) < 0.05, False
+
+    # Order units: the tails after every other unit, the rest at random, the pair side by side
+    # (one shared key), the like first in a churn session, the skip first in any other.
+    regular = label != COLD
+    flipped = regular & (rng.random(n_sess) < params.order_flip_rate)
+    like_first = (label == CHURN) ^ flipped
+    key = rng.random(n)
+    key[skip_unit] = key[liked_unit]
+    second = np.zeros(n, dtype=bool)  # within the pair, the unit that comes second
+    second[skip_unit] = like_first[p_session[skip_unit]]
+    second[liked_unit] = ~like_first[p_session[liked_unit]]
+    key[is_tail] = n + rng.random(int(is_tail.sum()))
+    pair_role = np.zeros(n, dtype=np.int64)  # 1: the pair's liked play, 2: its skip
+    pair_role[liked_unit], pair_role[skip_unit] = 1, 2
+    unit_order = np.lexsort((second, key, p_session))
+    p_user, theme, item, dwell, like, shared, follow, pushed, p_session, pair_role = (
         a[unit_order]
-        for a in (p_user, theme, item, dwell, like, shared, follow, is_tail, pushed, p_session, fading)
+        for a in (p_user, theme, item, dwell, like, shared, follow, pushed, p_session, pair_role)
     )
 
     # --- events: play, then like / share / follow during it -------------------------------------
@@ -262,18 +279,28 @@ def generate_content(
             T.N_EVENTS: (last - first + 1).astype(np.int64),
             "n_plays": n_plays.astype(np.int64),
             "is_last": is_last,
+            "order_flipped": flipped,
         }
     )
-    fade = np.flatnonzero(fading)
+    # the pair's events, in event order: its liked play, the like right after that play, its skip
+    pair_play = play_event[np.flatnonzero(pair_role)]
+    play_role = pair_role[unit[pair_play]]
+    pair_events = np.concatenate([pair_play, pair_play[play_role == 1] + 1])
+    pair_roles = np.concatenate(
+        [np.where(play_role == 1, 0, 2), np.ones(int((play_role == 1).sum()), np.int64)]
+    )
+    by_event = np.argsort(pair_events, kind="stable")
+    pair_events, pair_roles = pair_events[by_event], pair_roles[by_event]
+    pair_session = e_session[pair_events]
     skip = np.flatnonzero(pushed)
     signals = signal_table(
-        np.r_[np.zeros(len(fade)), np.ones(len(skip))],
-        ("fatigue_churn", "rejected_skip"),
-        np.r_[p_session[fade], p_user[skip]] + 1,
-        np.r_[play_event[fade], play_event[skip]],
-        np.r_[np.where(is_tail[fade], 1, np.where(like[fade], 3, 0)), np.full(len(skip), 2)],
-        ("fading_play", "tail_play", "fast_skip", "liked_play"),
-        np.r_[p_user[fade], p_user[skip]] + 1,
+        np.r_[np.where(label[pair_session] == CHURN, 0, 1), np.full(len(skip), 2)],
+        ("fatigue_churn", "fatigue_recovery", "rejected_skip"),
+        np.r_[pair_session, p_user[skip]] + 1,
+        np.r_[pair_events, play_event[skip]],
+        np.r_[pair_roles, np.full(len(skip), 3)],
+        ("liked_play", "like", "tired_skip", "fast_skip"),
+        np.r_[user[pair_session], p_user[skip]] + 1,
     )
     users = pa.table(
         {
@@ -321,3 +348,26 @@ def generate_content(
         misclick_after=is_play,
         draw_item=draw_misclick,
     )
+
+
+def _engaged_dwell(rng: np.random.Generator, k: int) -> np.ndarray:
+    """Dwell of ``k`` plays the user likes: the watched-play law conditioned on more than a minute,
+    as for the likes that arise on their own."""
+    dwell = np.round(lognormal(rng, 35.0, 0.8, k, 3.5, 1200.0), 1)
+    short = dwell <= 60.0
+    while short.any():
+        dwell[short] = np.round(lognormal(rng, 35.0, 0.8, int(short.sum()), 3.5, 1200.0), 1)
+        short = dwell <= 60.0
+    return dwell
+
+
+def _other_items(
+    rng: np.random.Generator, items: GroupedSampler, theme: np.ndarray, avoid: np.ndarray
+) -> np.ndarray:
+    """An item of each ``theme`` other than ``avoid`` (every theme has at least 20 items)."""
+    out = items.draw(rng, theme)
+    same = out == avoid
+    while same.any():
+        out[same] = items.draw(rng, theme[same])
+        same = out == avoid
+    return out
