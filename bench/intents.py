@@ -98,7 +98,7 @@ DATASETS: dict[str, dict[str, Any]] = {
         "target": "truth AUC >= 0.9 where LightGBM <= 0.75",
     },
     "sim-content": {
-        "simulate": ("content", 1200),
+        "simulate": ("content", 3000),
         # whole users held out: their first events are the cold-start test (users unseen in training)
         "split": {"kind": "by_user", "fractions": [0.8, 0.1, 0.1], "seed": 0},
         "truth_label": "churn_7d",

@@ -139,10 +139,12 @@ def test_content_churn_is_found_by_order(content):
     label = planted["positive"].astype(int).to_numpy()
     rule = pair_order(content).reindex(planted.index, fill_value=0).to_numpy()
     assert roc_auc_score(label, rule) >= RULE_FLOOR
-    # laid out the other way round, a session reads as the other class
+    # laid out the other way round, a session reads as the other class (but for a chance pair of
+    # a natural like and a stray skip beside it)
     flipped = planted["order_flipped"].to_numpy()
-    assert flipped.any()
-    assert (rule[flipped & (label == 1)] < 0).all() and (rule[flipped & (label == 0)] > 0).all()
+    reads_as_churn = rule[flipped] > 0
+    assert flipped.sum() >= 10
+    assert np.mean(reads_as_churn == (label[flipped] == 0)) >= 0.8
 
 
 # --- finance: takeover = balance → new payee → large transfer → delete; lookalike reorders it --

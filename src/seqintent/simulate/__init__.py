@@ -52,7 +52,7 @@ Using the truth
     ``instance`` is its ``session_id`` (ecommerce, finance, content ``fatigue_churn``).
 
 Sizes
-    About 40 events per user for ecommerce, 170 for content, 115 for finance (defaults);
+    About 40 events per user for ecommerce, 120 for content, 115 for finance (defaults);
     :func:`users_for_events` (``seqintent simulate --events N``) finds the users for N events.
     10M ecommerce events are generated and written as CSV in about 22 CPU seconds (peak RSS
     2.6 GB; ``bench/simulate_speed.py``).

@@ -107,12 +107,12 @@ SKIP_DWELL = (1.2, 2.9)  # a fast skip: above the misclick line, below 3 s
 
 @dataclass(frozen=True)
 class ContentParams:
-    """Knobs of the content scenario (defaults give about 170 events per user)."""
+    """Knobs of the content scenario (defaults give about 120 events per user)."""
 
     days: int = 28  # length of the window
     cold_start_share: float = 0.1  # users with one short session (≤ 5 events)
     sessions_per_day: float = 0.8  # median session rate of a regular user
-    churn_hazard: float = 0.05  # chance that a session is the user's last (its pair: like, then skip)
+    churn_hazard: float = 0.1  # chance that a session is the user's last (its pair: like, then skip)
     order_flip_rate: float = 0.01  # regular sessions whose pair comes in the other class's order
     dominant_share: tuple[float, float] = (0.5, 0.8)  # range of the dominant theme's share of interest
     skip_share: tuple[float, float] = (0.08, 0.2)  # range of the share of plays pushing the rejected theme
