@@ -53,6 +53,7 @@ def test_runtime_folder_layout_and_recorded_checks(exported):
 def test_onnx_matches_pytorch_on_real_histories_of_any_batch_and_length(exported):
     """fp32 parity < 1e-4 on the Dataset's own histories, batched with left padding."""
     model = NextItemModel.from_pretrained(exported.model)
+    assert model.network.next_item.prior_bonus.abs().sum() > 0  # the transition prior is in the graph too
     runtime = Runtime.load(exported.runtime)
     session = ort.InferenceSession(str(runtime.graph_path("fp32")), providers=["CPUExecutionProvider"])
     tokens = EventTokens.from_dataset(exported.dataset, model.spec)

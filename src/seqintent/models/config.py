@@ -65,6 +65,13 @@ class ModelConfig(_Strict):
     cosine_scale: float = Field(
         16.0, gt=0, description="item_scores cosine: the logits' scale (an inverse temperature)"
     )
+    transition_prior: int = Field(
+        32,
+        ge=0,
+        description="keep each item's N most frequent next items in the training data (a first-order "
+        "Markov chain) and add their log-probability to the scores, weighted on validation after "
+        "training (0: off)",
+    )
     truncation: Literal["last", "importance"] = Field(
         "last",
         description="long histories: keep the last max_len events, or the last plus important older ones",

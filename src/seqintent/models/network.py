@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
@@ -195,6 +196,14 @@ class NextItemHead(nn.Module):
         self.repeat = cfg.repeat_head
         self.cosine = cfg.item_scores == "cosine"
         self.cosine_scale = cfg.cosine_scale
+        # the transition prior: per item, its top next items and their weighted bonus (zeros until
+        # fitted after training, so training never sees them)
+        self.prior_items: torch.Tensor | None
+        self.prior_bonus: torch.Tensor | None
+        top = cfg.transition_prior
+        items, bonus = torch.zeros(spec.n_items, top, dtype=torch.int32), torch.zeros(spec.n_items, top)
+        self.register_buffer("prior_items", items if top else None)
+        self.register_buffer("prior_bonus", bonus if top else None)
         if self.repeat:
             self.rep_q = nn.Linear(cfg.hidden, cfg.hidden)
             self.rep_k = nn.Linear(cfg.hidden, cfg.hidden)
@@ -269,6 +278,24 @@ class NextItemHead(nn.Module):
             scores = scores + self.rep_action(action).squeeze(-1)[:, None, :]
         return torch.where(newest, scores, torch.zeros_like(scores))
 
+    def set_transition_prior(self, items: np.ndarray, bonus: np.ndarray) -> None:
+        """Install the transition prior: ``items`` [V, N] (each item's next items) and ``bonus``
+        [V, N] (the score each gets after that item, weight included; 0 switches it off)."""
+        if self.prior_items is None or self.prior_bonus is None:
+            raise ValueError("this head has no transition prior (model.transition_prior is 0)")
+        self.prior_items.copy_(torch.from_numpy(np.asarray(items, dtype=np.int32)))
+        self.prior_bonus.copy_(torch.from_numpy(np.asarray(bonus, dtype=np.float32)))
+
+    def prior_scores(self, item: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(items [B, N], bonus [B, N])`` of the transition prior after the newest item of each
+        history ``item`` [B, T] (events without an item are passed over), or None without one."""
+        if self.prior_items is None or self.prior_bonus is None:
+            return None
+        position = torch.arange(1, item.shape[1] + 1, device=item.device)
+        newest = torch.argmax((item > 0).long() * position, dim=1, keepdim=True)  # column 0 when none
+        last = item.gather(1, newest).squeeze(1)  # item 0 (an all-zero row) when the history has none
+        return self.prior_items[last].long(), self.prior_bonus[last]
+
     def forward(
         self, hidden_last: torch.Tensor, item: torch.Tensor, repeat: torch.Tensor | None
     ) -> torch.Tensor:
@@ -277,6 +304,9 @@ class NextItemHead(nn.Module):
         logits = query @ table.T
         if repeat is not None:
             logits = logits.scatter_add(1, item, repeat)
+        prior = self.prior_scores(item)
+        if prior is not None:
+            logits = logits.scatter_add(1, *prior)
         return torch.cat([torch.full_like(logits[:, :1], float("-inf")), logits[:, 1:]], dim=1)
 
 

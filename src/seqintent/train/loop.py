@@ -35,7 +35,8 @@ from seqintent.models.network import NextItemNetwork
 from seqintent.models.ranking import action_indices, per_example_metrics, target_ranks
 from seqintent.schema.columns import ModelFiles, Splits
 from seqintent.train.objectives import NextItemObjective
-from seqintent.train.windows import TrainingPlan, plan_training
+from seqintent.train.transition_prior import fit_transition_prior
+from seqintent.train.windows import TrainingPlan, next_item_plan, window_stride
 
 CHECKPOINT_STATE = "state.pt"
 CHECKPOINT_CONFIG = "config.json"
@@ -134,18 +135,9 @@ class _Training:
         mcfg, tcfg = config.model, config.train
         self.spec = InputSpec.from_dataset(dataset)
         self.tokens = EventTokens.from_dataset(dataset, self.spec)
-        self.stride = stride = tcfg.window_stride or (
-            mcfg.max_len - (mcfg.important_slots if mcfg.truncation == "importance" else 0)
-        )
+        self.stride = window_stride(config)
         self.target_actions = action_indices(dataset, tcfg.target_actions)
-        self.plan: TrainingPlan = plan_training(
-            self.tokens,
-            mcfg.max_len + 1,
-            stride,
-            valid_fraction=tcfg.valid_fraction,
-            seed=tcfg.seed,
-            actions=self.target_actions,
-        )
+        self.plan: TrainingPlan = next_item_plan(self.tokens, config, self.target_actions)
         if self.plan.n_windows == 0:
             raise DataError(
                 "no training sequence has 2 events: nothing to learn from",
@@ -153,11 +145,6 @@ class _Training:
                 fix="check the Dataset's split (seqintent stats) or ingest more events",
             )
         self.valid_targets = self.plan.valid_targets
-        if tcfg.valid_max_examples and len(self.valid_targets) > tcfg.valid_max_examples:
-            rng = np.random.default_rng(tcfg.seed)
-            self.valid_targets = np.sort(
-                rng.choice(self.valid_targets, tcfg.valid_max_examples, replace=False)
-            )
         # the cosine schedule is sized to `epochs` full passes; each pass has the same number of batches
         self.total_steps = tcfg.epochs * -(-self.plan.n_windows // tcfg.batch_size)
         self.important = important_events(self.tokens, mcfg)
@@ -229,7 +216,10 @@ class _Training:
         epochs.close()
         if self.state.best_weights is not None:
             self.network.load_state_dict(self.state.best_weights)
-        model = self._model(self._metrics(stopped_by))
+        metrics = self._metrics(stopped_by)
+        if self.config.model.transition_prior:
+            metrics["transition_prior"] = self._fit_transition_prior()
+        model = self._model(metrics)
         if self.out is not None:
             model.save_pretrained(self.out, overwrite=self.overwrite)
             if self.ckpt is not None:
@@ -328,6 +318,15 @@ class _Training:
             dataset_manifest=self.dataset.manifest,
             metrics=metrics,
         )
+
+    def _fit_transition_prior(self) -> dict[str, Any]:
+        """Count transitions where training read and weigh the prior on the validation targets."""
+        starts, ends = self.plan.user_ranges(self.tokens)
+        metric = self.config.train.valid_metric
+        valid = self.valid_targets
+        record = fit_transition_prior(self._model(), self.tokens, starts, ends, valid, metric=metric)
+        self.network.train()
+        return record
 
     def validate(self) -> dict[str, float]:
         """HR / NDCG / MRR at 10 and 20 on the validation targets (full ranking)."""

@@ -56,6 +56,7 @@ from seqintent.train.labels import CutLabels, CutPlan, compute_labels, default_l
 from seqintent.train.loop import keep_freed_memory
 from seqintent.train.objectives import NextItemObjective
 from seqintent.train.profile import build_profile, choose_blend
+from seqintent.train.transition_prior import add_transition_prior
 
 VALID_MAX_CUTS = 20000
 SUMMARY_FIT_STEPS = 100  # L-BFGS iterations of the summary path's warm start
@@ -330,6 +331,7 @@ class _Trainer:
             self._phase("heads", intent_weight=1.0, next_item_weight=0.0, train_encoder=False)
         else:
             self._phase(mode, intent_weight=1.0, next_item_weight=tcfg.next_item_weight, train_encoder=True)
+        prior = self._fit_transition_prior()  # before the profile, whose blend reads these scores
         calibration, calibration_report = self._calibrate()
         profile, profile_report = self._profile()
         self.log.update(
@@ -346,6 +348,8 @@ class _Trainer:
         state = IntentState(self.config, self.data.specs, self.heads, calibration, profile, self.log)
         metrics = dict(self.base.metrics) if self.base is not None else {}
         metrics["intents"] = {k: v for k, v in self.log.items() if k != "phases"}
+        if prior is not None:
+            metrics["transition_prior"] = prior
         vocabs = {name: self.dataset.vocab(name) for name in SAVED_VOCABULARIES}
         self.network.eval()
         self.heads.eval()
@@ -358,6 +362,20 @@ class _Trainer:
             metrics=metrics,
             intents=state,
         )
+
+    def _fit_transition_prior(self) -> dict[str, Any] | None:
+        """Weigh the next-item head's transition prior again: fine-tuning moved the encoder it was
+        weighed for (joint training never had one)."""
+        if not self.ni_config.model.transition_prior:
+            return None
+        vocabs = {name: self.dataset.vocab(name) for name in SAVED_VOCABULARIES}
+        model = NextItemModel(
+            self.network, self.ni_config, self.spec, vocabs=vocabs, dataset_manifest=self.dataset.manifest
+        )
+        training = self.network.training
+        record = add_transition_prior(model, self.dataset).metrics["transition_prior"]
+        self.network.train(training)
+        return record
 
     def _phase(
         self, name: str, *, intent_weight: float, next_item_weight: float, train_encoder: bool

@@ -8,10 +8,11 @@ training event is a target exactly once per epoch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from seqintent.models.config import NextItemConfig
 from seqintent.models.features import EventTokens
 from seqintent.models.ranking import target_events
 from seqintent.schema.columns import Splits
@@ -29,6 +30,13 @@ class TrainingPlan:
     @property
     def n_windows(self) -> int:
         return len(self.window_start)
+
+    def user_ranges(self, tokens: EventTokens) -> tuple[np.ndarray, np.ndarray]:
+        """Per user, the range ``[start, end)`` of the events training reads (empty for users
+        without a window)."""
+        ends = np.zeros(len(tokens.offsets) - 1, dtype=np.int64)
+        np.maximum.at(ends, tokens.user[self.window_start], self.window_end)
+        return tokens.offsets[:-1], ends
 
 
 def training_end(tokens: EventTokens) -> np.ndarray:
@@ -94,4 +102,31 @@ def plan_training(
         window_end=np.concatenate(w_end) if w_end else np.zeros(0, np.int64),
         valid_targets=valid,
         valid_held_out=held_out,
+    )
+
+
+def next_item_plan(tokens: EventTokens, config: NextItemConfig, actions: list[int] | None) -> TrainingPlan:
+    """The next-item loop's plan: windows of its model's length and stride, and the validation
+    targets it scores (a seeded subset of at most ``train.valid_max_examples``)."""
+    mcfg, tcfg = config.model, config.train
+    plan = plan_training(
+        tokens,
+        mcfg.max_len + 1,
+        window_stride(config),
+        valid_fraction=tcfg.valid_fraction,
+        seed=tcfg.seed,
+        actions=actions,
+    )
+    valid = plan.valid_targets
+    if tcfg.valid_max_examples and len(valid) > tcfg.valid_max_examples:
+        rng = np.random.default_rng(tcfg.seed)
+        valid = np.sort(rng.choice(valid, tcfg.valid_max_examples, replace=False))
+    return replace(plan, valid_targets=valid)
+
+
+def window_stride(config: NextItemConfig) -> int:
+    """Events between consecutive training windows of a user (the config's, else a full window)."""
+    mcfg = config.model
+    return config.train.window_stride or (
+        mcfg.max_len - (mcfg.important_slots if mcfg.truncation == "importance" else 0)
     )
