@@ -233,7 +233,7 @@ def test_a_model_folder_saved_before_the_summary_still_loads(research, tmp_path)
     del body["summary"]  # as written before the summary existed
     write_json(folder / ModelFiles.INTENTS, body)
     weights = folder / ModelFiles.INTENT_WEIGHTS
-    tensors = {k: v for k, v in load_file(str(weights)).items() if ".summary" not in k}
+    tensors = {k: v for k, v in load_file(str(weights)).items() if ".summary" not in k and "fitted" not in k}
     save_file(tensors, str(weights), metadata={"format": "np"})
     heads = NextItemModel.from_pretrained(folder).intents.heads
     assert heads.summary is None and heads.summary_out is None
@@ -273,3 +273,46 @@ def test_histories_with_users_between_them_that_have_no_cut():
     got = history_summary(**log, starts=starts[cuts], cuts=cuts, **sizes)
     want = np.stack([_by_hand(log, starts[c], c) for c in cuts])
     np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_labels_answered_by_the_fitted_path_keep_it_while_the_rest_is_fine_tuned():
+    torch.manual_seed(0)
+    heads = IntentHeads(
+        8, 16, n_actions=3, n_families=2, n_binary=2, summary_window=50, summary_actions=N_ACTIONS
+    )
+    width = heads.summary_width
+    with torch.no_grad():
+        heads.summary_out.weight.normal_()
+        heads.out.bias.normal_()
+    heads.keep_fitted_path()
+    fitted_w, fitted_b = heads.summary_out.weight.detach().clone(), heads.out.bias.detach().clone()
+    mask = heads.label_columns("binary", 1) | heads.label_columns("next_action")
+    assert mask.tolist() == [True, True, True, False, False, False, True]
+    heads.answer_with_fitted_path(mask)
+    with torch.no_grad():  # what fine-tuning does: every weight moves
+        for p in heads.parameters():
+            p.add_(torch.randn_like(p))
+    heads.eval()
+    hidden, summary = torch.randn(5, 8), torch.rand(5, width)
+    with torch.no_grad():
+        action, family, binary = heads(hidden, summary=summary)
+        logits = torch.cat([action, family, binary], dim=1)
+        fitted = heads.standardised(summary) @ fitted_w.T + fitted_b
+    # action's column 0 is the padding class (-inf): compare the real ones
+    np.testing.assert_allclose(logits[:, 1:3], fitted[:, 1:3], atol=1e-5)
+    np.testing.assert_allclose(logits[:, 6], fitted[:, 6], atol=1e-5)
+    assert not torch.allclose(logits[:, 5], fitted[:, 5], atol=1e-3)  # the other binary label moved on
+
+
+def test_the_fallback_is_recorded_with_the_validation_figures_it_chose_from(research):
+    log = research[2].intents.metrics
+    phase = log["phases"][-1]
+    if phase["best_epoch"] == 0:
+        assert "fitted_path_fallback" not in phase  # the fitted path answers everything already
+        return
+    fallback = phase["fitted_path_fallback"]
+    tuned = phase["history"][phase["best_epoch"] - 1]["valid"]
+    fitted = log["summary_fit"]["valid"]
+    for name, value in fallback["valid"].items():
+        assert value == (fitted[name] if name in fallback["labels"] else tuned[name])
+        assert value == max(fitted[name], tuned[name])

@@ -216,6 +216,15 @@ class IntentHeads(nn.Module):
         self.summary_scale: torch.Tensor | None
         self.register_buffer("summary_mean", torch.zeros(self.summary_width) if summary_window else None)
         self.register_buffer("summary_scale", torch.ones(self.summary_width) if summary_window else None)
+        # the fitted direct path as fitted (before fine-tuning), and the output columns it answers
+        # alone: labels whose validation AUC the deep heads did not beat (fit_fallback)
+        self.fitted_weight: torch.Tensor | None
+        self.fitted_bias: torch.Tensor | None
+        self.use_fitted: torch.Tensor | None
+        fitted = summary_window > 0
+        self.register_buffer("fitted_weight", torch.zeros(n_out, self.summary_width) if fitted else None)
+        self.register_buffer("fitted_bias", torch.zeros(n_out) if fitted else None)
+        self.register_buffer("use_fitted", torch.zeros(n_out, dtype=torch.bool) if fitted else None)
         self.trunk = nn.Sequential(nn.Linear(hidden, head_hidden), nn.GELU(), nn.LayerNorm(head_hidden))
         self.out = nn.Linear(head_hidden, n_actions + n_families + n_binary)
         nn.init.normal_(self.trunk[0].weight, std=0.02)
@@ -276,6 +285,33 @@ class IntentHeads(nn.Module):
         logits = self.summary_out(self.standardised(summary)) + self.out.bias
         return _no_padding(logits[..., :a]), _no_padding(logits[..., a : a + f]), logits[..., a + f :]
 
+    def keep_fitted_path(self) -> None:
+        """Remember the direct path as it is now (just fitted): the logistic regression a label
+        falls back to when fine-tuning does not beat it (:meth:`answer_with_fitted_path`)."""
+        assert self.summary_out is not None
+        assert self.fitted_weight is not None and self.fitted_bias is not None
+        self.fitted_weight.copy_(self.summary_out.weight.detach())
+        self.fitted_bias.copy_(self.out.bias.detach())
+
+    def answer_with_fitted_path(self, columns: torch.Tensor) -> None:
+        """Output columns (bool [n_out]) answered by the remembered fitted path alone."""
+        assert self.use_fitted is not None
+        self.use_fitted.copy_(columns)
+
+    def label_columns(self, kind: str, binary_index: int | None = None) -> torch.Tensor:
+        """Bool [n_out] mask of one label's output columns: ``next_action``, ``next_family`` or the
+        binary label at ``binary_index``."""
+        a, f, b = self.sizes
+        mask = torch.zeros(a + f + b, dtype=torch.bool)
+        if kind == "next_action":
+            mask[:a] = True
+        elif kind == "next_family":
+            mask[a : a + f] = True
+        else:
+            assert binary_index is not None
+            mask[a + f + binary_index] = True
+        return mask
+
     def forward(
         self,
         hidden: torch.Tensor,
@@ -298,6 +334,9 @@ class IntentHeads(nn.Module):
         logits = self.out(self.trunk[2](self.trunk[1](pre)))
         if self.summary_out is not None:
             logits = logits + self.summary_out(standard)
+        if self.use_fitted is not None and self.fitted_weight is not None and self.fitted_bias is not None:
+            fitted = standard @ self.fitted_weight.T + self.fitted_bias
+            logits = torch.where(self.use_fitted, fitted, logits)
         return _no_padding(logits[..., :a]), _no_padding(logits[..., a : a + f]), logits[..., a + f :]
 
 

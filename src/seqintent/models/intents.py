@@ -150,6 +150,9 @@ class IntentState:
                 file=str(weights),
                 fix="re-train the model with this version of seqintent",
             )
+        for key, default in heads.state_dict().items():
+            if key.startswith(("fitted_", "use_fitted")):
+                state.setdefault(key, default)  # saved before the fallback existed: none
         try:
             heads.load_state_dict(state, strict=True)
         except RuntimeError as exc:
