@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -109,11 +110,17 @@ DATASETS: dict[str, dict[str, Any]] = {
 
 
 def prepare(name: str) -> Dataset:
-    """The Dataset of ``name`` under bench/out/intents/data (built once)."""
+    """The Dataset of ``name`` under bench/out/intents/data (built once; a simulated one again
+    whenever the simulator's code or the requested size changed)."""
     spec = DATASETS[name]
     folder = OUT / "data" / name
+    stamp = OUT / "sim" / f"{name}.source"
+    wanted = _simulator_stamp(spec) if "simulate" in spec else None
     if (folder / DatasetFiles.MANIFEST).is_file():
-        return Dataset.load(folder)
+        if wanted is None or (stamp.is_file() and stamp.read_text() == wanted):
+            return Dataset.load(folder)
+        print(f"{name}: the simulator changed since its Dataset was built; simulating again", file=sys.stderr)
+        shutil.rmtree(folder)
     exe = [str(Path(sys.executable).parent / "seqintent")]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     if "preset" in spec:
@@ -135,7 +142,19 @@ def prepare(name: str) -> Dataset:
             config.write_text(yaml.safe_dump(preset, sort_keys=False))
             cmd = [*exe, "ingest", "--config", str(config), str(log), "-o", str(folder)]
     subprocess.run(cmd, check=True, env=env)
+    if wanted is not None:
+        stamp.write_text(wanted)
     return Dataset.load(folder)
+
+
+def _simulator_stamp(spec: dict[str, Any]) -> str:
+    """A digest of the simulator's source files and the scenario, size and split asked for."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps([spec["simulate"], spec.get("split")]).encode())
+    for path in sorted((ROOT / "src" / "seqintent" / "simulate").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def subsample_users(source: Path, folder: Path, share: float, seed: int = 0) -> Path:
