@@ -9,10 +9,13 @@ from seqintent.models.network import NextItemNetwork
 from seqintent.models.transitions import item_transitions, top_transitions
 
 
-def test_transitions_skip_events_without_an_item_and_stay_inside_each_range():
+def test_transitions_are_counted_into_the_marked_events_from_the_same_users_previous_item():
     item = np.array([3, 0, 4, 3, 9, 9, 5, 6, 0, 7])
-    source, target = item_transitions(item, starts=np.array([0, 5]), ends=np.array([4, 9]))
-    # range one: 3 (0) 4 3; range two: 9 5 6 (0); event 4 (item 9) and event 9 (item 7) lie outside
+    user = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    counted = np.ones(10, dtype=bool)
+    counted[[4, 9]] = False  # held out: the transitions into them never count
+    source, target = item_transitions(item, user, counted)
+    # user 0: 3 (0) 4 3 [9]; user 1: 9 5 6 (0) [7]; no transition from user 0's 9 into user 1's 9
     assert list(zip(source.tolist(), target.tolist(), strict=True)) == [(3, 4), (4, 3), (9, 5), (5, 6)]
 
 

@@ -9,11 +9,14 @@ import torch
 from seqintent.evaluate import evaluate_ranking
 from seqintent.models import MarkovChain, NextItemConfig, NextItemModel
 from seqintent.models.features import EventTokens
+from seqintent.models.intent_config import IntentConfig
 from seqintent.models.ranking import target_ranks
 from seqintent.models.transitions import item_transitions, top_transitions
 from seqintent.train import add_transition_prior, train_next_item
+from seqintent.train.multitask import prepare_intents
 from seqintent.train.transition_prior import _ranks_with_bonus
 from tests.dataset_builders import build_dataset
+from tests.intent_builders import RESEARCH_INTENTS
 
 ITEMS = 300
 
@@ -78,8 +81,10 @@ def test_with_the_prior_the_model_beats_both_parts_on_test(chains, briefly_train
 def test_only_training_transitions_are_counted(chains, briefly_trained):
     # leave-one-out: each user's last two events are the test and validation targets
     tokens = EventTokens.from_dataset(chains)
-    starts, ends = tokens.offsets[:-1], tokens.offsets[1:] - 2
-    items, probs = top_transitions(*item_transitions(tokens.item, starts, ends), briefly_trained.n_items, 4)
+    counted = np.arange(tokens.n_events) < (tokens.offsets[1:] - 2)[tokens.user]
+    items, probs = top_transitions(
+        *item_transitions(tokens.item, tokens.user, counted), briefly_trained.n_items, 4
+    )
     record = briefly_trained.metrics["transition_prior"]
     head = briefly_trained.network.next_item
     assert np.array_equal(head.prior_items.numpy(), items)
@@ -128,10 +133,20 @@ def test_a_model_trained_without_the_prior_gets_the_same_one_afterwards(chains, 
     assert torch.equal(again.network.next_item.prior_bonus, want.prior_bonus)
 
 
-def test_intent_training_weighs_the_prior_for_its_own_encoder(research):
-    dataset, _, model, folder = research  # joint training: the next-item loop never ran
+def test_intent_training_counts_only_its_own_next_item_targets(research):
+    # joint training: the next-item loop never ran; the prior is fitted for this encoder, counted on
+    # the intent loop's next-item targets (no validation user's event, nothing after the test start)
+    dataset, _, model, folder = research
     record = model.metrics["transition_prior"]
     assert record["valid_NDCG@10_with"] >= record["valid_NDCG@10_without"]
     assert NextItemModel.from_pretrained(folder).metrics["transition_prior"] == record
-    valid = evaluate_ranking(dataset, {"model": model}, split="valid", bootstrap=0)["model"]
-    assert valid.metrics["NDCG@10"] == pytest.approx(record["valid_NDCG@10_with"], abs=1e-4)
+    config = IntentConfig.model_validate(RESEARCH_INTENTS)
+    data = prepare_intents(dataset, config, model.spec)
+    tokens = data.tokens
+    assert not data.next_item_target[np.isin(tokens.user, data.plan.valid_users)].any()
+    counted = item_transitions(tokens.item, tokens.user, data.next_item_target)
+    items, probs = top_transitions(*counted, model.n_items, model.config.model.transition_prior)
+    head = model.network.next_item
+    assert np.array_equal(head.prior_items.numpy(), items)
+    want = record["weight"] * np.log1p(probs / record["epsilon"])
+    np.testing.assert_allclose(head.prior_bonus.numpy(), want, rtol=1e-5)

@@ -13,19 +13,19 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def item_transitions(item: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(source, next)`` item pairs: consecutive events with an item within each range
-    ``[starts[i], ends[i])`` of the event arrays (events without an item are skipped over)."""
-    starts = np.asarray(starts, dtype=np.int64)
-    ends = np.asarray(ends, dtype=np.int64)
-    lengths = np.maximum(ends - starts, 0)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    index = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-    segment = np.repeat(np.arange(len(starts)), lengths)
-    has_item = item[index] > 0
-    index, segment = index[has_item], segment[has_item]
-    same = segment[1:] == segment[:-1]
-    return item[index[:-1][same]], item[index[1:][same]]
+def item_transitions(
+    item: np.ndarray, user: np.ndarray, counted: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(source, next)`` item pairs: each event with an item where ``counted`` is true, after the
+    previous event of the same user that has an item (events without one are passed over).
+
+    ``counted`` marks the events a model trained on as next-item targets, so that a transition is
+    counted exactly when the network learnt from it (never one into a held-out event).
+    """
+    index = np.flatnonzero(item > 0)
+    same_user = user[index[1:]] == user[index[:-1]]
+    keep = same_user & counted[index[1:]]
+    return item[index[:-1][keep]], item[index[1:][keep]]
 
 
 def top_transitions(

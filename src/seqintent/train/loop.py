@@ -321,10 +321,9 @@ class _Training:
 
     def _fit_transition_prior(self) -> dict[str, Any]:
         """Count transitions where training read and weigh the prior on the validation targets."""
-        starts, ends = self.plan.user_ranges(self.tokens)
+        counted = self.plan.trained_events(self.tokens)
         metric = self.config.train.valid_metric
-        valid = self.valid_targets
-        record = fit_transition_prior(self._model(), self.tokens, starts, ends, valid, metric=metric)
+        record = fit_transition_prior(self._model(), self.tokens, counted, self.valid_targets, metric=metric)
         self.network.train()
         return record
 

@@ -56,7 +56,7 @@ from seqintent.train.labels import CutLabels, CutPlan, compute_labels, default_l
 from seqintent.train.loop import keep_freed_memory
 from seqintent.train.objectives import NextItemObjective
 from seqintent.train.profile import build_profile, choose_blend
-from seqintent.train.transition_prior import add_transition_prior
+from seqintent.train.transition_prior import fit_transition_prior
 
 VALID_MAX_CUTS = 20000
 SUMMARY_FIT_STEPS = 100  # L-BFGS iterations of the summary path's warm start
@@ -364,8 +364,10 @@ class _Trainer:
         )
 
     def _fit_transition_prior(self) -> dict[str, Any] | None:
-        """Weigh the next-item head's transition prior again: fine-tuning moved the encoder it was
-        weighed for (joint training never had one)."""
+        """Fit the next-item head's transition prior for this encoder (fine-tuning moved the one it
+        was weighed for; joint training never had one): counted on this loop's own next-item
+        targets (none after the test start, none of validation users) and weighed on the
+        validation users' next items, so nothing held out leaks into it."""
         if not self.ni_config.model.transition_prior:
             return None
         vocabs = {name: self.dataset.vocab(name) for name in SAVED_VOCABULARIES}
@@ -373,7 +375,9 @@ class _Trainer:
             self.network, self.ni_config, self.spec, vocabs=vocabs, dataset_manifest=self.dataset.manifest
         )
         training = self.network.training
-        record = add_transition_prior(model, self.dataset).metrics["transition_prior"]
+        record = fit_transition_prior(
+            model, self.data.tokens, self.data.next_item_target, self.valid_next + 1, metric="NDCG@10"
+        )
         self.network.train(training)
         return record
 

@@ -1,7 +1,7 @@
 """The next-item head's transition prior, fitted after training.
 
-Counts come from the events the model trained on (each user's training run, the held-out
-validation events excluded); the bonus ``weight · log1p(P(next | newest item) / epsilon)`` is
+Counts come from the transitions into the events the model trained on (the held-out validation
+and test events never count); the bonus ``weight · log1p(P(next | newest item) / epsilon)`` is
 chosen on the validation targets from a small grid that includes weight 0 (no prior), so a log
 where the Markov chain adds nothing keeps the network's scores unchanged. Figures: BENCHMARKS.md,
 next-item quality.
@@ -59,10 +59,9 @@ def add_transition_prior(model: NextItemModel, dataset: Dataset, *, top: int | N
         )
     tokens = EventTokens.from_dataset(dataset, model.spec)
     plan = next_item_plan(tokens, model.config, action_indices(dataset, model.config.train.target_actions))
-    starts, ends = plan.user_ranges(tokens)
     metric = model.config.train.valid_metric
     model.metrics["transition_prior"] = fit_transition_prior(
-        model, tokens, starts, ends, plan.valid_targets, metric=metric
+        model, tokens, plan.trained_events(tokens), plan.valid_targets, metric=metric
     )
     return model
 
@@ -70,8 +69,7 @@ def add_transition_prior(model: NextItemModel, dataset: Dataset, *, top: int | N
 def fit_transition_prior(
     model: NextItemModel,
     tokens: EventTokens,
-    train_starts: np.ndarray,
-    train_ends: np.ndarray,
+    counted: np.ndarray,
     valid_targets: np.ndarray,
     *,
     metric: str = "NDCG@10",
@@ -84,8 +82,9 @@ def fit_transition_prior(
         A trained model whose config has ``model.transition_prior > 0``.
     tokens:
         The Dataset's event tokens.
-    train_starts, train_ends:
-        Per user, the range ``[start, end)`` of events training read: transitions are counted there.
+    counted:
+        Bool [n_events]: the events the network trained on as next-item targets; the transitions
+        into them are counted (none into validation or test events).
     valid_targets:
         Validation target events (their histories are the events before them).
     metric:
@@ -94,7 +93,7 @@ def fit_transition_prior(
     started = time.perf_counter()
     head = model.network.next_item
     top = model.config.model.transition_prior
-    source, target = item_transitions(tokens.item, train_starts, train_ends)
+    source, target = item_transitions(tokens.item, tokens.user, counted)
     items, probs = top_transitions(source, target, model.n_items, top)
     head.set_transition_prior(items, np.zeros_like(probs))  # the network's own scores first
     grid = [(w, e) for w in WEIGHTS for e in (EPSILONS if w > 0 else EPSILONS[:1])]

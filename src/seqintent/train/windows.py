@@ -31,12 +31,12 @@ class TrainingPlan:
     def n_windows(self) -> int:
         return len(self.window_start)
 
-    def user_ranges(self, tokens: EventTokens) -> tuple[np.ndarray, np.ndarray]:
-        """Per user, the range ``[start, end)`` of the events training reads (empty for users
-        without a window)."""
+    def trained_events(self, tokens: EventTokens) -> np.ndarray:
+        """Bool [n_events]: the events training reads (each user's range up to its newest window
+        end; none for users without a window)."""
         ends = np.zeros(len(tokens.offsets) - 1, dtype=np.int64)
         np.maximum.at(ends, tokens.user[self.window_start], self.window_end)
-        return tokens.offsets[:-1], ends
+        return np.arange(tokens.n_events) < ends[tokens.user]
 
 
 def training_end(tokens: EventTokens) -> np.ndarray:
