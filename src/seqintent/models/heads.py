@@ -27,7 +27,10 @@ model on those counts ends and the deep part only has to add to it. Measured on 
 (``bench/intents.py kuairand``, validation mean AUC): 0.679 without the summary, 0.688 with it in
 the trunk alone, 0.693 with the direct path too, 0.715 with the path fitted first, 0.716 with the
 output layer started at zero (the current session's counts then cost 0.002 there and gained 0.014,
-0.012 and 0.021 on Taobao and the two simulated logs).
+0.012 and 0.021 on Taobao and the two simulated logs). The path as fitted is also kept: a label
+whose validation AUC fine-tuning did not beat is answered by it alone (on every KuaiRand user,
+churn: test 0.715 → 0.726 against LightGBM's 0.725, while like and long view keep the fine-tuned
+heads).
 """
 
 from __future__ import annotations
