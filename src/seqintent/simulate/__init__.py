@@ -5,8 +5,9 @@ of counts per action, recency, frequency, dwell statistics and category shares s
 them (AUC ≤ 0.75), a sequence model should (≥ 0.9). What each plants and how is in its module:
 :mod:`~seqintent.simulate.ecommerce` (review-before vs review-after the cart; weekend returns;
 complementary buys), :mod:`~seqintent.simulate.content` (interests, fast skips of a rejected
-theme, fading dwell before churn, cold starts), :mod:`~seqintent.simulate.finance` (habits,
-account takeovers, and lookalike sessions with the same events in another order).
+theme, a liked play then a skip of its theme before churn and the other way round otherwise, cold
+starts), :mod:`~seqintent.simulate.finance` (habits, account takeovers, and lookalike sessions with
+the same events in another order).
 
 Files
 -----
@@ -49,7 +50,8 @@ Using the truth
     item on the following weekend) vs research_then_leave; content: churn (no further session)
     vs continue; finance: takeover vs every other session (the hard negatives are ``lookalike``).
     For explanations, the causing events of a session are the ``signals`` rows whose
-    ``instance`` is its ``session_id`` (ecommerce, finance, content ``fatigue_churn``).
+    ``instance`` is its ``session_id`` (ecommerce, finance, content ``fatigue_churn`` and
+    ``fatigue_recovery``).
 
 Sizes
     About 40 events per user for ecommerce, 120 for content, 115 for finance (defaults);
