@@ -220,7 +220,7 @@ class IntentHeads(nn.Module):
         self.register_buffer("summary_mean", torch.zeros(self.summary_width) if summary_window else None)
         self.register_buffer("summary_scale", torch.ones(self.summary_width) if summary_window else None)
         # the fitted direct path as fitted (before fine-tuning), and the output columns it answers
-        # alone: labels whose validation AUC the deep heads did not beat (fit_fallback)
+        # alone: labels whose validation AUC the deep heads did not beat (answer_with_fitted_path)
         self.fitted_weight: torch.Tensor | None
         self.fitted_bias: torch.Tensor | None
         self.use_fitted: torch.Tensor | None

@@ -491,8 +491,8 @@ class _Trainer:
         """Answer each label whose validation AUC fine-tuning did not beat with the fitted summary
         path alone (per label: the heads share a trunk, so the best epoch is one for all labels, and
         on KuaiRand churn the fitted path stays ahead while like and long view gain)."""
-        columns = torch.zeros_like(self.heads.use_fitted) if self.heads.use_fitted is not None else None
-        assert columns is not None
+        assert self.heads.use_fitted is not None
+        columns = torch.zeros_like(self.heads.use_fitted)
         chosen, valid = [], {}
         for spec in self.data.specs:
             name = spec.name
