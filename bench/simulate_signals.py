@@ -31,6 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from seqintent.simulate import DEFAULT_TIMEZONE, generate
+from seqintent.simulate.rules import content_pair_order
 
 USERS = {"ecommerce": 3000, "content": 1500, "finance": 3000}
 
@@ -125,14 +126,7 @@ def order_rule(log: pd.DataFrame, scenario: str) -> pd.Series:
         after = (reviews["pos"] > reviews["pos_cart"]) & (reviews["item_id"] == reviews["item_id_cart"])
         return after.groupby(reviews["session_id"]).any().reindex(carts.index, fill_value=False).astype(float)
     if scenario == "content":
-        # liked-then-skipped minus skipped-then-liked neighbouring plays of one theme
-        liked = log["action"].shift(-1).eq("like") & log["session_id"].eq(log["session_id"].shift(-1))
-        plays = log[log["action"] == "play"].assign(liked=liked)
-        by = plays.groupby("session_id")
-        nxt, prev = by[["dwell_s", "category"]].shift(-1), by[["dwell_s", "category"]].shift(1)
-        like_skip = plays["liked"] & (nxt["dwell_s"] < 3) & (nxt["category"] == plays["category"])
-        skip_like = plays["liked"] & (prev["dwell_s"] < 3) & (prev["category"] == plays["category"])
-        return (like_skip.astype(float) - skip_like.astype(float)).groupby(plays["session_id"]).sum()
+        return content_pair_order(log).astype(float)
     at = {
         a: log["pos"].where(log["action"] == a).groupby(log["session_id"])
         for a in ("transfer", "balance", "delete_record")

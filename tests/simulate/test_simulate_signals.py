@@ -16,6 +16,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from seqintent.simulate.rules import content_pair_order
+
 BAG_CEILING = 0.75  # what a bag-of-events model may reach on a planted label
 RULE_FLOOR = 0.95  # what the order-aware rule must reach
 
@@ -102,16 +104,8 @@ def test_ecommerce_return_later_is_found_by_order(ecommerce):
 
 
 def pair_order(sim) -> pd.Series:
-    """Per session: liked-then-skipped pairs minus skipped-then-liked pairs (neighbouring plays of
-    one theme, the skip under 3 s, a liked play one followed by a like)."""
-    ev = sim.clean.sort_values(["user_id", "ts"], kind="stable")
-    liked = ev["action"].shift(-1).eq("like") & ev["session_id"].eq(ev["session_id"].shift(-1))
-    plays = ev[ev["action"] == "play"].assign(liked=liked)
-    by = plays.groupby("session_id")
-    nxt, prev = by[["dwell_s", "category"]].shift(-1), by[["dwell_s", "category"]].shift(1)
-    like_skip = plays["liked"] & (nxt["dwell_s"] < 3) & (nxt["category"] == plays["category"])
-    skip_like = plays["liked"] & (prev["dwell_s"] < 3) & (prev["category"] == plays["category"])
-    return (like_skip.astype(int) - skip_like.astype(int)).groupby(plays["session_id"]).sum()
+    """Per session: liked-then-skipped minus skipped-then-liked neighbouring plays of one theme."""
+    return content_pair_order(sim.clean.sort_values(["user_id", "ts"], kind="stable"))
 
 
 def recency_features(sim, sessions: pd.Index) -> pd.DataFrame:

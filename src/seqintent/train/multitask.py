@@ -350,9 +350,15 @@ class _Trainer:
         metrics["intents"] = {k: v for k, v in self.log.items() if k != "phases"}
         if prior is not None:
             metrics["transition_prior"] = prior
-        vocabs = {name: self.dataset.vocab(name) for name in SAVED_VOCABULARIES}
         self.network.eval()
         self.heads.eval()
+        return self._model(metrics, state)
+
+    def _model(
+        self, metrics: dict[str, Any] | None = None, intents: IntentState | None = None
+    ) -> NextItemModel:
+        """The network (and heads) as a Model, vocabularies and manifest of this Dataset."""
+        vocabs = {name: self.dataset.vocab(name) for name in SAVED_VOCABULARIES}
         return NextItemModel(
             self.network,
             self.ni_config,
@@ -360,7 +366,7 @@ class _Trainer:
             vocabs=vocabs,
             dataset_manifest=self.dataset.manifest,
             metrics=metrics,
-            intents=state,
+            intents=intents,
         )
 
     def _fit_transition_prior(self) -> dict[str, Any] | None:
@@ -370,13 +376,9 @@ class _Trainer:
         validation users' next items, so nothing held out leaks into it."""
         if not self.ni_config.model.transition_prior:
             return None
-        vocabs = {name: self.dataset.vocab(name) for name in SAVED_VOCABULARIES}
-        model = NextItemModel(
-            self.network, self.ni_config, self.spec, vocabs=vocabs, dataset_manifest=self.dataset.manifest
-        )
         training = self.network.training
         record = fit_transition_prior(
-            model, self.data.tokens, self.data.next_item_target, self.valid_next + 1, metric="NDCG@10"
+            self._model(), self.data.tokens, self.data.next_item_target, self.valid_next + 1, metric="NDCG@10"
         )
         self.network.train(training)
         return record
