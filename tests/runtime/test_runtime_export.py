@@ -12,6 +12,7 @@ import torch
 from seqintent.errors import ArtifactError
 from seqintent.models import EventTokens, HistoryBatch, NextItemModel, gather_tokens, model_rows
 from seqintent.runtime import ExplainedNetwork, Runtime, export_runtime, resolve_runtime, runtime_path_for
+from seqintent.runtime.export import attention_rollout, check_inputs
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -89,6 +90,38 @@ def test_rollout_of_a_single_event_is_all_on_it(exported_plain):
     with torch.no_grad():
         _, weights = graph(*x.values())
     assert weights.tolist() == [[0.0, 0.0, 0.0, 1.0]]
+
+
+def test_the_rollout_reads_the_attention_the_next_item_pass_used(exported):
+    """The graph keeps each block's attention as it runs; a reference recomputes it from the block inputs."""
+    model = NextItemModel.from_pretrained(exported.model)
+    network = model.network.eval()
+    graph = ExplainedNetwork(network).eval()
+    x = check_inputs(model, 3, 12, seed=0)
+    inputs = [x[name] for name in graph.input_names]
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    hooks = [
+        block.register_forward_pre_hook(lambda _m, args: seen.append((args[0], args[1])))
+        for block in network.encoder.blocks
+    ]
+    with torch.no_grad():
+        logits, weights = graph(*inputs)
+        for h in hooks:
+            h.remove()
+        reference = []
+        for block, (hidden, mask) in zip(network.encoder.blocks, seen, strict=False):
+            b, t, width = hidden.shape
+            q, k, _ = block.qkv(block.norm1(hidden)).view(b, t, 3, block.heads, -1).permute(2, 0, 3, 1, 4)
+            scores = q @ k.transpose(-1, -2) / (width // block.heads) ** 0.5
+            scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+            reference.append(torch.softmax(scores, dim=-1).mean(dim=1))
+        want = attention_rollout(reference, x["action"])
+        plain = network(*inputs)  # the fused kernel again: the graph left the network as it was
+    assert all(block.kept_attention is None for block in network.encoder.blocks)
+    torch.testing.assert_close(weights, want, atol=1e-6, rtol=0)
+    finite = torch.isfinite(plain)
+    assert torch.equal(finite, torch.isfinite(logits))
+    torch.testing.assert_close(logits[finite], plain[finite], atol=1e-5, rtol=0)
 
 
 def test_a_failed_parity_check_leaves_no_folder(exported_plain, tmp_path):

@@ -407,7 +407,18 @@ class IntentNetwork(nn.Module):
         summary: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         encoder = self.network.encoder
-        hidden = encoder(item, action, family, category, gap, hour, weekday, dwell, next_gap, time_s)
+        tokens = (item, action, family, category, gap, hour, weekday, dwell)
+        if self.separate_pass:
+            # both passes in one batch: the same arithmetic, but each encoder operation runs once,
+            # which is most of the cost at the batches of one or two a service runs
+            both = encoder(
+                *(torch.cat([x, x]) for x in tokens),
+                torch.cat([next_gap, torch.zeros_like(next_gap)]),
+                torch.cat([time_s, time_s]),
+            )
+            hidden, intent_hidden = both[: item.shape[0]], both[item.shape[0] :]
+        else:
+            hidden = intent_hidden = encoder(*tokens, next_gap, time_s)
         head = self.network.next_item
         repeat = (
             head.repeat_scores(hidden, item=item, action=action, time_s=time_s, last_only=True)[:, 0]
@@ -415,9 +426,6 @@ class IntentNetwork(nn.Module):
             else None
         )
         next_item = head(hidden[:, -1], item, repeat)
-        if self.separate_pass:
-            blind = torch.zeros_like(next_gap)
-            hidden = encoder(item, action, family, category, gap, hour, weekday, dwell, blind, time_s)
         inputs = {
             "item": item,
             "action": action,
@@ -428,5 +436,5 @@ class IntentNetwork(nn.Module):
             "weekday": weekday,
             "time_s": time_s,
         }
-        next_action, next_family, intents = self.head_logits(inputs, hidden, summary=summary)
+        next_action, next_family, intents = self.head_logits(inputs, intent_hidden, summary=summary)
         return next_item, next_action, next_family, intents

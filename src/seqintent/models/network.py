@@ -53,11 +53,17 @@ def torch_log_bucket(seconds: torch.Tensor, n_buckets: int) -> torch.Tensor:
 
 
 class _Block(nn.Module):
-    """Pre-norm Transformer block: x + Attn(LN(x)), then x + FFN(LN(x))."""
+    """Pre-norm Transformer block: x + Attn(LN(x)), then x + FFN(LN(x)).
+
+    ``kept_attention``: None (the default) runs the fused attention kernel; a list makes each
+    forward compute the same attention step by step and append its head-averaged probabilities
+    [B, T, T] there, for an explanation that reads them (the fused kernel does not return them).
+    """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         h = cfg.hidden
+        self.kept_attention: list[torch.Tensor] | None = None
         self.heads = cfg.heads
         self.attn_dropout = cfg.attn_dropout
         self.norm1 = nn.LayerNorm(h)
@@ -70,11 +76,28 @@ class _Block(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, t, h = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
-        a = F.scaled_dot_product_attention(  # [B, heads, T, H/heads]
-            q, k, v, attn_mask=mask, dropout_p=self.attn_dropout if self.training else 0.0
-        )
+        if self.kept_attention is None:
+            a = F.scaled_dot_product_attention(  # [B, heads, T, H/heads]
+                q, k, v, attn_mask=mask, dropout_p=self.attn_dropout if self.training else 0.0
+            )
+        else:
+            a = self._attention_kept(q, k, v, mask)
         x = x + self.drop(self.proj(a.transpose(1, 2).reshape(b, t, h)))
         return x + self.drop(self.ffn(self.norm2(x)))
+
+    def _attention_kept(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """What the fused kernel computes (without dropout), keeping the probabilities.
+
+        The mask is bool [B, 1, T, T] (True: may attend) or the additive float time bias
+        [B, heads, T, T] with -inf where masked; every row allows at least its own column.
+        """
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # [B, heads, T, T]
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+        probabilities = F.softmax(scores, dim=-1)
+        self.kept_attention.append(probabilities.mean(dim=1))  # type: ignore[union-attr]
+        return probabilities @ v
 
 
 class SequenceEncoder(nn.Module):

@@ -10,9 +10,9 @@ read the whole-history summary (:mod:`seqintent.models.history_summary`), and re
   1 over real events and are 0 on padding. Each layer's head-averaged attention ``P`` is mixed with
   the residual path, ``0.5 P + 0.5 I``, and the layers are multiplied top-down.
 
-The roll-out reads each Transformer block's input with a forward pre-hook and recomputes its
-attention probabilities from the block's own ``norm1`` / ``qkv`` weights (the fused attention
-kernel does not return them), so the exported network itself is unchanged.
+The graph's blocks compute attention step by step and keep its probabilities (the fused kernel
+does not return them), so the roll-out reads the very probabilities the next-item pass used; the
+network's weights are unchanged and it runs the fused kernel again once the graph is built.
 
 Every export is checked: the fp32 graph must match PyTorch within ``tolerance`` on seeded inputs of
 several shapes (padding included); the int8 graph's distance and top-10 agreement are recorded.
@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from seqintent._compat import require
@@ -72,7 +71,8 @@ class ExplainedNetwork(nn.Module):
     Parameters
     ----------
     network:
-        A trained :class:`~seqintent.models.NextItemNetwork` (left unchanged; hooks only read).
+        A trained :class:`~seqintent.models.NextItemNetwork` (its blocks keep their attention
+        probabilities only while this module runs).
     heads:
         The Model's intent heads (:class:`~seqintent.models.heads.IntentHeads`), or None for a
         next-item model. With heads, the graph also returns the heads' logits that are not empty
@@ -88,9 +88,6 @@ class ExplainedNetwork(nn.Module):
             if heads is None
             else [n for n, size in zip(HEAD_OUTPUTS, heads.sizes, strict=True) if size > 0]
         )
-        self._block_inputs: list[tuple[torch.Tensor, torch.Tensor]] = []
-        for block in network.encoder.blocks:
-            block.register_forward_pre_hook(self._keep_input)
 
     @property
     def input_names(self) -> list[str]:
@@ -101,22 +98,25 @@ class ExplainedNetwork(nn.Module):
     def output_names(self) -> list[str]:
         return [OUTPUT_NEXT_ITEM, OUTPUT_EXPLANATION, *self.head_outputs]
 
-    def _keep_input(self, _module: nn.Module, args: tuple[torch.Tensor, torch.Tensor]) -> None:
-        self._block_inputs.append((args[0], args[1]))
-
     def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        self._block_inputs = []
         blocks = list(self.network.encoder.blocks)
-        if self.whole is None:
-            logits = self.network(*inputs)
-            heads: dict[str, torch.Tensor] = {}
-        else:
-            logits, action, family, intents = self.whole(*inputs)
-            heads = {"next_action": action, "next_family": family, "intents": intents}
-        action_codes = inputs[INPUT_NAMES.index("action")]
-        # the next-item pass runs first; a second (intent) pass, when there is one, is not explained
-        weights = attention_rollout(blocks, self._block_inputs[: len(blocks)], action_codes)
-        self._block_inputs = []
+        for block in blocks:
+            block.kept_attention = []
+        try:
+            if self.whole is None:
+                logits = self.network(*inputs)
+                heads: dict[str, torch.Tensor] = {}
+            else:
+                logits, action, family, intents = self.whole(*inputs)
+                heads = {"next_action": action, "next_family": family, "intents": intents}
+            # the next-item pass holds the batch's first rows; the intent pass, when the network runs
+            # one beside it (its rows follow), is not explained
+            batch = inputs[0].shape[0]
+            attention = [block.kept_attention[0][:batch] for block in blocks]
+        finally:
+            for block in blocks:
+                block.kept_attention = None
+        weights = attention_rollout(attention, inputs[INPUT_NAMES.index("action")])
         return (logits, weights, *(heads[name] for name in self.head_outputs))
 
 
@@ -126,27 +126,18 @@ def explained_network(model: NextItemModel) -> ExplainedNetwork:
     return ExplainedNetwork(model.network.eval(), heads).eval()
 
 
-def attention_rollout(
-    blocks: list[nn.Module], block_inputs: list[tuple[torch.Tensor, torch.Tensor]], action: torch.Tensor
-) -> torch.Tensor:
+def attention_rollout(attention: list[torch.Tensor], action: torch.Tensor) -> torch.Tensor:
     """Roll-out weights [B, T] of the newest column over all columns (rows sum to 1 over real events).
 
-    ``block_inputs`` holds each block's ``(x [B, T, H], mask)`` as the block received them; the mask
-    is bool [B, 1, T, T] (True: may attend) or an additive float bias [B, heads, T, T].
+    ``attention`` holds each block's head-averaged attention probabilities [B, T, T], first block
+    first; ``action`` the action codes [B, T] (0 on padding, which gets no weight).
     """
-    x0 = block_inputs[0][0]
-    b, t, _ = x0.shape
-    cols = torch.arange(t, device=x0.device)
-    eye = (cols[None, :] == cols[:, None]).to(x0.dtype)  # comparisons export to every runtime
-    r = (cols == t - 1).to(x0.dtype)[None].expand(b, t)  # [B, T] one-hot on the newest column
-    for block, (x, mask) in zip(blocks[::-1], block_inputs[::-1], strict=True):
-        h = x.shape[-1]
-        heads = block.heads
-        q, k, _ = block.qkv(block.norm1(x)).view(b, t, 3, heads, h // heads).permute(2, 0, 3, 1, 4)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(h // heads)  # [B, heads, T, T]
-        # a bool mask says who may attend; a float one is the additive time bias, -inf where masked
-        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
-        mixed = 0.5 * F.softmax(scores, dim=-1).mean(dim=1) + 0.5 * eye  # [B, T, T]
+    b, t, _ = attention[0].shape
+    cols = torch.arange(t, device=action.device)
+    eye = (cols[None, :] == cols[:, None]).to(attention[0].dtype)  # comparisons export to every runtime
+    r = (cols == t - 1).to(attention[0].dtype)[None].expand(b, t)  # [B, T] one-hot on the newest column
+    for probabilities in attention[::-1]:
+        mixed = 0.5 * probabilities + 0.5 * eye  # [B, T, T]
         r = (r[:, None, :] @ mixed)[:, 0]  # [B, T]
     r = r * (action > 0).to(r.dtype)
     return r / r.sum(dim=1, keepdim=True).clamp(min=1e-12)
@@ -245,6 +236,8 @@ def export_runtime(
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
             # the TorchScript exporter is the one that keeps batch and length dynamic without onnxscript
             warnings.filterwarnings("ignore", category=DeprecationWarning)
+            # slices the exporter cannot fold are left to ONNX Runtime's own graph optimiser
+            warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
             torch.onnx.export(
                 graph,
                 tuple(example[n] for n in graph.input_names),
