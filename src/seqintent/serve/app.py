@@ -12,6 +12,7 @@ logged as one JSON line (method, route template, status, milliseconds, key id).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -117,6 +118,10 @@ def create_app(
                 },
             )
         app.state.service = IntentService(engine, opened, settings, metrics)
+        # Everything loaded so far (libraries, vocabularies, the session) lives as long as the
+        # server: out of the collector's reach, a full collection no longer walks ~100k objects,
+        # a 40 ms pause that landed on every request in flight (the p99 under load).
+        gc.freeze()
         logger.info(
             "started",
             extra={"fields": {"runtime": str(runtime_path), "store": opened.url.split("://", 1)[0]}},
@@ -126,6 +131,7 @@ def create_app(
         finally:
             app.state.service.close()
             app.state.service = None
+            gc.unfreeze()
             logger.info("stopped")
 
     app = fastapi.FastAPI(title="seqintent", version=__version__, description=DESCRIPTION, lifespan=lifespan)
