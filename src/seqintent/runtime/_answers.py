@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,15 @@ class Interests:
     by: str
 
 
+# families as small codes, so that per-family values are read off arrays rather than per event
+_FAMILIES = tuple(dict.fromkeys(ACTION_FAMILY.values()))
+_FAMILY_CODE = {action: _FAMILIES.index(family) for action, family in ACTION_FAMILY.items()}
+_ACTION_WEIGHT = np.array([FAMILY_WEIGHT.get(f, 0.5) for f in _FAMILIES])
+_EXPOSURE = np.array([f in EXPOSURE_FAMILIES for f in _FAMILIES])
+_NEGATIVE = np.array([f == "negative" for f in _FAMILIES])
+_PLAIN_DWELL = {float, type(None)}  # values numpy converts exactly as _number does
+
+
 def interests_of(
     events: Sequence[Mapping[str, Any]], spec: InterestSpec, category_of_item: Mapping[str, str] | None = None
 ) -> Interests:
@@ -52,61 +62,68 @@ def interests_of(
     Events with an action that is not canonical are left out. An event without a category takes its
     item's category from ``category_of_item`` (the Model's catalogue) when it has one.
     """
-    # the events are read in one pass (this runs on every request, where per-event Python is the cost)
-    family_of = ACTION_FAMILY.get
-    families: list[str] = []
-    items: list[str | None] = []
-    keys: list[str | None] = []
-    times: list[Any] = []
-    dwells: list[float] = []
-    for e in events:
-        family = family_of(e.get(Columns.ACTION))  # type: ignore[arg-type]
-        if family is None:
-            continue
-        item, key = e.get(Columns.ITEM), e.get(Columns.CATEGORY)
-        item = None if item is None else str(item)
-        if key is not None:
-            key = str(key)
-        elif category_of_item is not None and item is not None:
-            key = category_of_item.get(item)
-        families.append(family)
-        items.append(item)
-        keys.append(key)
-        times.append(e.get(Columns.TIME))
-        dwells.append(_number(e.get(Columns.DWELL)))
-    n = len(families)
+    # this runs on every request, where per-event Python is the cost: the fields are read column by
+    # column, and everything per family or per key is done by numpy
+    code_of = _FAMILY_CODE.get
+    family = [code_of(e.get(Columns.ACTION), -1) for e in events]
+    rows = events
+    if -1 in family:
+        rows = [e for e, f in zip(events, family, strict=True) if f >= 0]
+        family = [f for f in family if f >= 0]
+    n = len(family)
     if n == 0:
         return Interests([], [], "category")
+    keys = [None if (x := e.get(Columns.CATEGORY)) is None else str(x) for e in rows]
     by = "category"
-    if all(k is None for k in keys):
-        keys, by = items, "item"
+    if None in keys:  # items are read only where some event lacks a category
+        items = [None if (x := e.get(Columns.ITEM)) is None else str(x) for e in rows]
+        if category_of_item is not None:
+            lookup = category_of_item.get
+            keys = [lookup(i) if k is None and i is not None else k for k, i in zip(keys, items, strict=True)]
+        if keys.count(None) == n:
+            keys, by = items, "item"
+    times = [e.get(Columns.TIME) for e in rows]
     if None not in times:
         time_s = np.asarray(times, np.float64) / 1000.0
         age = (time_s[-1] - time_s) / spec.half_life_s
     else:
         age = (n - 1 - np.arange(n)) / spec.half_life_events
     recency = 0.5**age
-    action = np.array([FAMILY_WEIGHT.get(f, 0.5) for f in families])
-    dwell = np.array(dwells, np.float64)
-    known = np.isfinite(dwell)
-    fast = known & (dwell < spec.skip_dwell_s)
-    factor = np.ones(n)
-    factor[known] = np.clip(np.log1p(dwell[known]) / np.log1p(TYPICAL_DWELL_S), 0.25, 3.0)
-    factor[fast] = 0.0
-    weight = recency * action * factor
+    codes = np.array(family, dtype=np.intp)
+    action = _ACTION_WEIGHT[codes]
+    exposure = _EXPOSURE[codes]
+    skip = _NEGATIVE[codes]
+    dwells = [e.get(Columns.DWELL) for e in rows]
+    if dwells.count(None) == n:  # no dwell: every factor is 1
+        weight = recency * action
+    else:
+        if set(map(type, dwells)) <= _PLAIN_DWELL:
+            dwell = np.array(dwells, np.float64)
+        else:
+            dwell = np.array([_number(x) for x in dwells], np.float64)
+        known = np.isfinite(dwell)
+        fast = known & (dwell < spec.skip_dwell_s)
+        factor = np.ones(n)
+        factor[known] = np.clip(np.log1p(dwell[known]) / np.log1p(TYPICAL_DWELL_S), 0.25, 3.0)
+        factor[fast] = 0.0
+        weight = recency * action * factor
+        skip |= fast & exposure
     # keys numbered in order of first appearance; bincount adds in event order, as a loop would
-    index: dict[str, int] = {}
-    code = np.array([-1 if k is None else index.setdefault(k, len(index)) for k in keys], dtype=np.int64)
-    named = code >= 0
-    exposure = np.array([f in EXPOSURE_FAMILIES for f in families])
-    skip = np.array([f == "negative" for f in families]) | (fast & exposure)
+    first = dict.fromkeys(keys)
+    unnamed = None in first
+    first.pop(None, None)
+    index = {key: i for i, key in enumerate(first)}
+    code = np.fromiter(map(index.get, keys, repeat(-1)), dtype=np.int64, count=n)
+    if unnamed:
+        named = code >= 0
+        code, weight, exposure, skip = code[named], weight[named], exposure[named], skip[named]
     size = len(index)
-    totals = np.bincount(code[named], weights=weight[named], minlength=size)
-    exposures = np.bincount(code[named & exposure], minlength=size)
-    skips = np.bincount(code[named & skip], minlength=size)
+    totals = np.bincount(code, weights=weight, minlength=size).tolist()
+    exposures = np.bincount(code[exposure], minlength=size)
+    skips = np.bincount(code[skip], minlength=size)
     names = list(index)
-    total = sum(totals.tolist())  # in order of first appearance, as the explain stage adds
-    ranked = sorted(zip(names, totals.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
+    total = sum(totals)  # in order of first appearance, as the explain stage adds
+    ranked = sorted(zip(names, totals, strict=True), key=lambda kv: (-kv[1], kv[0]))
     interests = [
         {by: key, "share": round(value / total, 4)}
         for key, value in ranked[: spec.top]

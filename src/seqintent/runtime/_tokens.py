@@ -24,6 +24,7 @@ from seqintent.runtime._folder import SUMMARY_INPUT, RuntimeConfig
 from seqintent.schema.columns import Columns, Vocabularies
 
 _QUARTER_MS = 900_000
+_PLAIN_DWELL = {float, type(None)}  # dwell values numpy converts as _float does, without a call each
 TOKEN_INPUTS = ("item", "action", "family", "category", "gap", "hour", "weekday", "dwell", "next_gap")
 TIME_INPUT = "time_s"
 
@@ -107,23 +108,29 @@ class HistoryEncoder:
         spec = self.spec
         action_of = self._actions.get
         action_codes = [action_of(e.get(Columns.ACTION), 0) for e in events]
-        readable = [i for i, a in enumerate(action_codes) if a > 0]
-        n_ignored = len(events) - len(readable)
-        family_of = spec.action_family
-        positions = self._truncate(len(readable), [family_of[action_codes[i]] for i in readable])
-        kept = [readable[j] for j in positions]
-        rows = [events[i] for i in kept]
+        # from here on, positions count the readable events only
+        readable: Sequence[Mapping[str, Any]] = events
+        if 0 in action_codes:
+            readable = [e for e, a in zip(events, action_codes, strict=True) if a > 0]
+            action_codes = [a for a in action_codes if a > 0]
+        n = len(readable)
+        n_ignored = len(events) - n
+        positions = self._truncate(action_codes)
+        rows = [readable[j] for j in positions]
         t = len(rows)
+        actions = np.array(action_codes, dtype=np.int64)
         # each event's fields are read once: the columns older than the summary's window (all of
         # them without a summary), then the window, which holds the remaining columns
-        n = len(readable)
         window_start = n if self.summary is None else max(n - self.summary.window, 0)
         n_early = bisect.bisect_left(positions, window_start)
-        read = self._read([events[readable[j]] for j in [*positions[:n_early], *range(window_start, n)]])
+        whole = window_start == 0  # every readable event is read, in order
+        read = self._read(
+            readable if whole else [readable[j] for j in [*positions[:n_early], *range(window_start, n)]]
+        )
         later = np.asarray(positions[n_early:], dtype=np.int64) - window_start + n_early
         take = np.concatenate([np.arange(n_early, dtype=np.int64), later])
         item, category, ts_ms, seconds = (x[take] for x in read)
-        action = np.array([action_codes[i] for i in kept], dtype=np.int64)
+        action = actions[positions]
         family = self._family[action]
         zeros = np.zeros(t, dtype=np.int64)
         gap = hour = weekday = next_gap = zeros
@@ -131,9 +138,12 @@ class HistoryEncoder:
         if spec.has_time and t:
             ts_s = ts_ms / 1000.0
             # the gap is to the previous readable event, kept or not; float32 as the Dataset stores it
-            previous = np.array(
-                [events[readable[j - 1]][Columns.TIME] if j else -1 for j in positions], dtype=np.int64
-            )
+            if whole:
+                previous = np.where(take > 0, read[2][take - 1], -1)
+            else:
+                previous = np.array(
+                    [readable[j - 1][Columns.TIME] if j else -1 for j in positions], dtype=np.int64
+                )
             gap_s = np.where(previous >= 0, ((ts_ms - previous) / 1000.0).astype(np.float32), np.nan)
             gap = log_bucket(gap_s, spec.gap_buckets)
             local_ms = ts_ms + self._utc_offsets_ms(ts_ms)
@@ -158,11 +168,12 @@ class HistoryEncoder:
         summary = None
         if self.summary is not None:
             in_window = slice(n_early, None)
-            window_actions = np.array([action_codes[i] for i in readable[window_start:]], dtype=np.int64)
-            summary = self._summary(window_actions, *(x[in_window] for x in read))
-        return EncodedHistory(codes, rows, len(readable), n_ignored, int((item > 0).sum()), summary)
+            summary = self._summary(actions[window_start:], *(x[in_window] for x in read))
+        return EncodedHistory(codes, rows, n, n_ignored, int((item > 0).sum()), summary)
 
-    def _read(self, rows: list[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _read(
+        self, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Item and category codes, epoch ms and dwell seconds of events (0 / NaN where unknown or unused)."""
         spec = self.spec
         item_of, category_of = self._items.get, self._categories.get
@@ -174,7 +185,11 @@ class HistoryEncoder:
             ts_ms = np.array([r[Columns.TIME] for r in rows], dtype=np.int64)
         seconds = np.full(len(rows), np.nan, dtype=np.float32)
         if spec.has_dwell:
-            seconds = np.array([_float(r.get(Columns.DWELL)) for r in rows], dtype=np.float32)
+            values = [r.get(Columns.DWELL) for r in rows]
+            if set(map(type, values)) <= _PLAIN_DWELL:
+                seconds = np.array(values, dtype=np.float32)
+            else:
+                seconds = np.array([_float(x) for x in values], dtype=np.float32)
         return item, category, ts_ms, seconds
 
     def _summary(
@@ -225,15 +240,17 @@ class HistoryEncoder:
             out[i] = offset
         return out
 
-    def _truncate(self, n: int, families: list[int]) -> list[int]:
-        """Positions among ``n`` readable events that the model reads (its truncation rule)."""
-        rule = self.truncation
+    def _truncate(self, actions: list[int]) -> list[int]:
+        """Positions among readable events (their action codes) that the model reads (its truncation rule)."""
+        rule, n = self.truncation, len(actions)
         if n <= rule.max_len:
             return list(range(n))
         first_recent = n - (rule.max_len - rule.important_slots)
         if rule.rule != "importance" or rule.important_slots <= 0:
             return list(range(n - rule.max_len, n))
         # important older events first (newest first), then the newest of the rest fill free slots
+        family_of = self.spec.action_family
+        families = [family_of[a] for a in actions]
         older = range(first_recent - 1, -1, -1)
         preferred = [j for j in older if families[j] in self.important_codes]
         preferred += [j for j in older if families[j] not in self.important_codes]

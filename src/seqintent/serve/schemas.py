@@ -74,14 +74,22 @@ def _ts(value: Any) -> int:
 
 def _canonical(event: dict[str, Any]) -> dict[str, Any]:
     """Canonical action (the text sent kept as ``action_raw``), no nulls: a history event as read."""
-    for name in [k for k, v in event.items() if v is None]:
-        del event[name]
-    sent = event[Columns.ACTION]
-    action = _CANONICAL.get(sent) or canonical_action(sent)
-    if action != sent:
-        event[Columns.ACTION] = action
-        event.setdefault(Columns.ACTION_RAW, sent)
-    return event
+    return _canonical_events([event])[0]
+
+
+def _canonical_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`_canonical` of every event, in one call for the whole list (a validator called per
+    event costs more than its work)."""
+    for event in events:
+        if None in event.values():
+            for name in [k for k, v in event.items() if v is None]:
+                del event[name]
+        sent = event[Columns.ACTION]
+        action = _CANONICAL.get(sent) or canonical_action(sent)
+        if action != sent:
+            event[Columns.ACTION] = action
+            event.setdefault(Columns.ACTION_RAW, sent)
+    return events
 
 
 def _finish(event: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +170,7 @@ class PredictIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # nothing is stored, so no content hash is made for events sent without an id (about 6 µs each)
-    events: list[Annotated[HistoryEventIn, AfterValidator(_canonical)]] = Field(
+    events: Annotated[list[HistoryEventIn], AfterValidator(_canonical_events)] = Field(
         description="the history, in any order (sorted by time here)"
     )
     k: int | None = Field(None, ge=1, description="next items to return (default: the service's)")
