@@ -4,7 +4,7 @@ python bench/serve.py [--work bench/out/serve] [--rate 300] [--seconds 20] [--js
 python bench/serve.py --from-json RESULT.json   (writes the BENCHMARKS.md section from a saved result)
 
 What it does (each step prints one line; the result is one JSON object on stdout with --json; ``--write-md``
-rewrites the ``serve`` section of BENCHMARKS.md). Steps 2-5 take about 3-4 minutes on 2 cores; the first run
+rewrites the ``serve`` section of BENCHMARKS.md). Steps 2-5 take about 8-10 minutes on 2 cores; the first run
 also prepares (step 1: ingest, a short training and the export, about 10 minutes on a busy machine).
 
 1. Prepares, when missing: the Taobao sample and the 2-hour time slice as Datasets (preset ``taobao``), the
@@ -18,7 +18,8 @@ also prepares (step 1: ingest, a short training and the export, about 10 minutes
    process sends ``POST /v1/predict`` — a 200-event history of a sample user, top-10 with explanation — at
    Poisson arrivals of ``--rate`` per second for ``--seconds``, while a replay process streams the time
    slice into ``POST /v1/events`` (``--replay-rate`` events per second, in batches every 100 ms) and asks
-   ``GET /v1/users/{id}/intent`` for each batch's users. Latency counts from when a request was due.
+   ``GET /v1/users/{id}/intent`` for each batch's users. Latency counts from when a request was due. Each
+   set-up runs ``--http-repeats`` times (set-ups interleaved); the run with the median p99 is reported.
 4. **Tiered inference on the replay**: the time slice (its first ``--replay-events``; 0: all 110k) through
    the service in process (same code as the HTTP routes), asking each user's intent after each of their
    events, on the replay's clock; once with tiers and once with every event invalidating, counting model runs.
@@ -450,6 +451,7 @@ def main() -> None:
         "--workers", type=int, nargs="+", default=[1, 2], help="server processes to try (serve --workers)"
     )
     parser.add_argument("--repeats", type=int, default=3, help="passes over the histories for model time")
+    parser.add_argument("--http-repeats", type=int, default=3, help="runs of each HTTP set-up (median kept)")
     parser.add_argument(
         "--replay-events", type=int, default=10000, help="events of the tier replay (0: all 110k)"
     )
@@ -478,6 +480,7 @@ def main() -> None:
         "variant": args.variant,
         "runtime": str(paths["runtime"]),
         "histories": len(histories),
+        "http_repeats": args.http_repeats,
     }
     if "model" not in args.skip:
         log(f"model time per request on {len(histories)} histories of {HISTORY} events")
@@ -488,19 +491,24 @@ def main() -> None:
             f"{m['eager_over_onnx_fp32_wall_median']}x wall"
         )
     if "http" not in args.skip:
-        result["http"] = []
-        for precision in args.precisions:
-            for wait, workers in itertools.product(args.max_wait_ms, args.workers):
+        # the machine's speed drifts from minute to minute: every set-up runs --http-repeats times,
+        # the set-ups interleaved, and the run with the median p99 stands for its set-up
+        runs: dict[tuple[str, float, int], list[dict[str, Any]]] = {}
+        setups = list(itertools.product(args.precisions, args.max_wait_ms, args.workers))
+        for repeat in range(args.http_repeats):
+            for precision, wait, workers in setups:
                 log(
                     f"HTTP load at {args.rate:g}/s for {args.seconds:g} s, {precision}, "
-                    f"max wait {wait:g} ms, {workers} worker(s)"
+                    f"max wait {wait:g} ms, {workers} worker(s), run {repeat + 1} of {args.http_repeats}"
                 )
-                result["http"].append(http_load(paths, histories, args, wait, precision, workers))
-                load = result["http"][-1]["load"]
+                run_result = http_load(paths, histories, args, wait, precision, workers)
+                runs.setdefault((precision, wait, workers), []).append(run_result)
+                load = run_result["load"]
                 log(
                     f"  {load['throughput_rps']} req/s, latency ms {load['latency_ms']}, "
                     f"errors {load['errors']}, unsent {load['dropped_unsent_by_deadline']}"
                 )
+        result["http"] = [_median_run(runs[setup]) for setup in setups]
     if "tiers" not in args.skip:
         log("tiered inference over the time-slice replay")
         result["tiers"] = tier_savings(paths, args.replay_events or None)
@@ -519,19 +527,32 @@ def main() -> None:
 P99_TARGET_MS, SPEEDUP_TARGET = 15.0, 3.0
 
 
+def _p99(run: dict[str, Any]) -> float:
+    return run["load"]["latency_ms"].get("p99", float("inf"))
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median p99 (the upper one of an even count), with every run's p99 beside it."""
+    ordered = sorted(runs, key=_p99)
+    return ordered[len(ordered) // 2] | {"p99_each_run_ms": [round(_p99(r), 1) for r in runs]}
+
+
 def targets(result: dict[str, Any], rate: float) -> dict[str, Any]:
     """The issue's targets, each with the figure it is judged on and whether it is met."""
     out: dict[str, Any] = {}
-    fp32 = [r for r in result.get("http", []) if r["precision"] == "fp32"]
-    if fp32:
-        # any server set-up may meet it (workers, batching wait): the row with the lowest p99
-        best = min(fp32, key=lambda r: r["load"]["latency_ms"].get("p99", float("inf")))
+    rows = result.get("http", [])
+    if rows:
+        # any server set-up may meet it (precision, workers, batching wait; int8's quality change is
+        # reported below): the set-up whose median run has the lowest p99
+        best = min(rows, key=_p99)
         load = best["load"]
         p99 = load["latency_ms"].get("p99")
         out["p99_under_15ms_at_300rps"] = {
             "p99_ms": p99,
+            "p99_each_run_ms": best.get("p99_each_run_ms", [p99]),
             "throughput_rps": load["throughput_rps"],
             "rate_target_rps": rate,
+            "precision": best["precision"],
             "workers": best.get("workers", 1),
             "met": p99 is not None
             and p99 < P99_TARGET_MS
@@ -597,10 +618,14 @@ def write_markdown(result: dict[str, Any]) -> None:
             "streams the Taobao time slice into `POST /v1/events` and asks `GET /v1/users/{id}/intent` for "
             "each batch's users. Latency counts from when a request was due (open loop).",
             "",
+            f"Each set-up ran {result['http_repeats']} times, the set-ups interleaved; a row is the run "
+            "with the median p99, and the last column gives the p99 of every run (the machine's speed "
+            "drifts from minute to minute).",
+            "",
             "| precision | workers | max wait | target rps | achieved rps | p50 ms | p95 ms | p99 ms | "
             "errors / unsent | "
-            "replay intent p50 / p99 ms | mean batch | server CPU ms / request |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "replay intent p50 / p99 ms | mean batch | server CPU ms / request | p99 of each run |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in result["http"]:
             load, replay = r["load"], r["replay"]
@@ -611,7 +636,8 @@ def write_markdown(result: dict[str, Any]) -> None:
                 f"{load['throughput_rps']:.0f} | {_ms(lat, 'p50')} | {_ms(lat, 'p95')} | {_ms(lat, 'p99')} | "
                 f"{load['errors']} / {load.get('dropped_unsent_by_deadline', 0)} | "
                 f"{_ms(ask, 'p50')} / {_ms(ask, 'p99')} | {r['mean_batch_size']} | "
-                f"{r['server_cpu_ms_per_request']} |"
+                f"{r['server_cpu_ms_per_request']} | "
+                f"{', '.join(f'{x:.1f}' for x in r.get('p99_each_run_ms', [lat.get('p99', 0.0)]))} |"
             )
         cpu_ms = result["http"][0]["server_cpu_ms_per_request"]
         lines += [
@@ -691,7 +717,9 @@ def write_markdown(result: dict[str, Any]) -> None:
         x = t["p99_under_15ms_at_300rps"]
         lines.append(
             f"- p99 < 15 ms at 300 req/s for intent + top-10 + explanation: best p99 {x['p99_ms']:.1f} ms "
-            f"({x.get('workers', 1)} worker(s)) at {x['throughput_rps']:.0f} req/s achieved — "
+            f"({x.get('precision', 'fp32')}, {x.get('workers', 1)} worker(s); its runs: "
+            f"{', '.join(f'{v:.1f}' for v in x.get('p99_each_run_ms', [x['p99_ms']]))} ms) at "
+            f"{x['throughput_rps']:.0f} req/s achieved — "
             f"**{'met' if x['met'] else 'NOT met'}** on this run."
         )
     if "onnx_3x_eager" in t:
