@@ -12,7 +12,7 @@ import torch
 from seqintent.errors import ArtifactError
 from seqintent.models import EventTokens, HistoryBatch, NextItemModel, gather_tokens, model_rows
 from seqintent.runtime import ExplainedNetwork, Runtime, export_runtime, resolve_runtime, runtime_path_for
-from seqintent.runtime.export import attention_rollout, check_inputs
+from seqintent.runtime.export import LARGE_WEIGHT, attention_rollout, check_inputs, large_products
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -189,3 +189,27 @@ def test_runtime_scorer_ranks_like_the_model_on_the_full_protocol(exported):
     )
     assert results["onnx"].metrics == pytest.approx(results["torch"].metrics, abs=1e-9)
     assert (results["onnx"].ranks == results["torch"].ranks).all()
+
+
+def test_int8_goes_to_the_products_over_the_whole_catalogue_only(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    hidden, catalogue = 64, LARGE_WEIGHT // 64  # a table of LARGE_WEIGHT elements
+    weights = {
+        "ffn": np.zeros((hidden, hidden), np.float32),
+        "table": np.zeros((hidden, catalogue), np.float32),
+    }
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "ffn"], ["h"], name="ffn"),
+            helper.make_node("MatMul", ["h", "table"], ["y"], name="items"),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, hidden])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, catalogue])],
+        [numpy_helper.from_array(w, name) for name, w in weights.items()],
+    )
+    path = tmp_path / "g.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    assert large_products(path) == ["items"]

@@ -191,8 +191,9 @@ def export_runtime(
     out:
         The Runtime folder to write; default the sibling ``MODEL.runtime/``.
     int8:
-        Also write the int8 dynamic quantization of the graph (weights int8, activations quantized
-        on the fly).
+        Also write the int8 dynamic quantization of the graph: weights int8, activations
+        quantized on the fly, in the products over the whole catalogue (:func:`large_products`;
+        every product when a graph has none that large).
     overwrite:
         Replace an existing Runtime folder.
     anomaly:
@@ -398,6 +399,29 @@ def _check(
     return PrecisionInfo(file=PRECISION_FILES["fp32"], max_abs_diff=diff, top10_agreement=agreement)
 
 
+LARGE_WEIGHT = 1 << 20  # elements: the item table's product, not the encoder's small matrices
+
+
+def large_products(graph: Path) -> list[str]:
+    """The matrix products of a graph whose constant weight has at least ``LARGE_WEIGHT`` elements.
+
+    Only these are worth int8: reading a table of the whole catalogue (14 MB for 55k items at 64
+    floats) is what their time is spent on, and int8 reads a quarter of it. The encoder's products
+    are small and compute-bound: quantizing their activations on the fly costs what int8 saves
+    there (served Taobao graph: 1.60 ms with every product in int8, 1.61 ms with the item product
+    alone), and each one adds rounding (top-10 agreement with fp32 99.5 % against 99.7 %).
+    """
+    import onnx
+
+    model = onnx.load(str(graph), load_external_data=False)
+    sizes = {w.name: math.prod(w.dims) for w in model.graph.initializer}
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type in ("MatMul", "Gemm") and max(sizes.get(x, 0) for x in node.input) >= LARGE_WEIGHT
+    ]
+
+
 def _quantize(
     ort: Any,
     fp32: Path,
@@ -412,7 +436,12 @@ def _quantize(
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # it logs a pre-processing hint meant for image models
     try:
-        quantization.quantize_dynamic(str(fp32), str(int8), weight_type=quantization.QuantType.QInt8)
+        quantization.quantize_dynamic(
+            str(fp32),
+            str(int8),
+            weight_type=quantization.QuantType.QInt8,
+            nodes_to_quantize=large_products(fp32) or None,
+        )
     finally:
         quiet.setLevel(level)
     session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
