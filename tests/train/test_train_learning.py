@@ -1,6 +1,8 @@
 """The Transformer learns, deterministically, with and without time; training resumes exactly."""
 
 import itertools
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,7 +174,39 @@ def test_learning_rate_schedule_over_the_whole_run(tmp_path, monkeypatch, schedu
     assert model.config.train.min_lr_ratio == 0.1
 
 
-def test_resume_refuses_another_config(tmp_path, monkeypatch):
+def _interrupted_at_epoch_2(ds, cfg, out, monkeypatch) -> Path:
+    """Train until epoch 2 raises KeyboardInterrupt; the checkpoint folder is left behind."""
+    original = loop._Training._train_epoch
+
+    def interrupted(self, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(loop._Training, "_train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_next_item(ds, cfg, out=out)
+    monkeypatch.setattr(loop._Training, "_train_epoch", original)
+    return checkpoint_dir(out)
+
+
+def test_a_checkpoint_from_before_newer_keys_resumes_and_another_config_is_named(tmp_path, monkeypatch):
+    ds = walk_dataset(tmp_path / "d", users=40, groups=2, length=6, seed=6)
+    cfg = _config(epochs=3)
+    folder = _interrupted_at_epoch_2(ds, cfg, tmp_path / "m", monkeypatch)
+    saved = json.loads((folder / "config.json").read_text())
+    # as an older version wrote it: without the keys added since (their defaults are the old behaviour)
+    for key in ("item_scores", "cosine_scale"):
+        del saved["config"]["model"][key]
+    (folder / "config.json").write_text(json.dumps(saved))
+    changed = NextItemConfig.load({**cfg.to_dict(), "model": {**cfg.to_dict()["model"], "hidden": 16}})
+    with pytest.raises(ArtifactError, match=r"another config \(checkpoint vs now: model\.hidden: 32 vs 16\)"):
+        train_next_item(ds, changed, out=tmp_path / "m", resume=True)
+    model = train_next_item(ds, cfg, out=tmp_path / "m", resume=True)
+    assert len(model.metrics["history"]) == 3
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, monkeypatch):
     ds = walk_dataset(tmp_path / "d", users=40, groups=2, length=6, seed=6)
     monkeypatch.setattr(
         loop._Training, "_train_epoch", lambda self, epoch: (_ for _ in ()).throw(KeyboardInterrupt)

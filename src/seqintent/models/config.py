@@ -204,6 +204,34 @@ class NextItemConfig(_Strict):
             raise _config_error(exc, file) from None
 
 
+    @classmethod
+    def from_saved(cls, data: dict[str, Any]) -> NextItemConfig:
+        """A config as a Model folder or a checkpoint recorded it, read by this version.
+
+        Keys added since take their defaults, which reproduce what older versions did, except
+        ``model.transition_prior``: older versions had no prior, so an absent key means none.
+
+        Raises
+        ------
+        pydantic.ValidationError
+            If ``data`` is not a next-item config.
+        """
+        model = data.get("model", {})
+        if isinstance(model, dict) and "transition_prior" not in model:
+            data = {**data, "model": {**model, "transition_prior": 0}}
+        return cls.model_validate(data)
+
+    def differences(self, other: NextItemConfig) -> list[str]:
+        """``section.key: this value, other value`` for every setting where the two differ."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [
+            f"{section}.{key}: {value!r} vs {theirs[section].get(key)!r}"
+            for section in mine
+            for key, value in mine[section].items()
+            if theirs[section].get(key) != value
+        ]
+
+
 def _config_error(exc: ValidationError, file: str | None) -> ConfigError:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"])

@@ -171,10 +171,7 @@ class NextItemModel(Scorer):
         config_path = folder / ModelFiles.CONFIG
         body = read_json(config_path)
         try:
-            model_section = body["config"].get("model", {})
-            if "transition_prior" not in model_section:  # saved before the prior existed: none
-                body["config"]["model"] = {**model_section, "transition_prior": 0}
-            config = NextItemConfig.model_validate(body["config"])
+            config = NextItemConfig.from_saved(body["config"])
             spec = InputSpec.model_validate(body["input_spec"])
         except (KeyError, TypeError, ValidationError) as exc:
             raise ArtifactError(

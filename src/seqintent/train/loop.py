@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 from tqdm.auto import tqdm
 
 from seqintent._compat import require
@@ -430,11 +431,21 @@ class _Training:
                 fix="run without --resume to start afresh",
             )
         saved = read_json(self.ckpt / CHECKPOINT_CONFIG)
-        if saved.get("config") != self.config.to_dict() or saved.get("dataset") != self._dataset_key():
+        fix = "resume with the same --config and Dataset, or run without --resume"
+        if saved.get("dataset") != self._dataset_key():
+            raise ArtifactError("the checkpoint was made on another Dataset", file=str(self.ckpt), fix=fix)
+        try:
+            # read as this version reads a saved config: keys added since it was written are no change
+            differences = NextItemConfig.from_saved(saved.get("config", {})).differences(self.config)
+        except ValidationError as exc:
+            differences = [f"unreadable ({exc.errors()[0]['msg']})"]
+        if differences:
+            more = f" (and {len(differences) - 5} more)" if len(differences) > 5 else ""
+            shown = "; ".join(differences[:5]) + more
             raise ArtifactError(
-                "the checkpoint was made with another config or Dataset",
+                f"the checkpoint was made with another config (checkpoint vs now: {shown})",
                 file=str(self.ckpt),
-                fix="resume with the same --config and Dataset, or run without --resume",
+                fix=fix,
             )
         body = torch.load(path, weights_only=True)
         self.network.load_state_dict(body["network"])
