@@ -106,9 +106,17 @@ DATASETS: dict[str, dict[str, Any]] = {
         "cause_signal": "fatigue_churn",
         "target": "truth AUC >= 0.9 where LightGBM <= 0.75",
     },
-    # the same with 10,000 users, as for the ecommerce scenario
+    # the same with 10,000 and 20,000 users, as for the ecommerce scenario
     "sim-content-10k": {
         "simulate": ("content", 10_000),
+        "config": "sim-content",
+        "split": {"kind": "by_user", "fractions": [0.8, 0.1, 0.1], "seed": 0},
+        "truth_label": "churn_7d",
+        "cause_signal": "fatigue_churn",
+        "target": "truth AUC >= 0.9 where LightGBM <= 0.75",
+    },
+    "sim-content-20k": {
+        "simulate": ("content", 20_000),
         "config": "sim-content",
         "split": {"kind": "by_user", "fractions": [0.8, 0.1, 0.1], "seed": 0},
         "truth_label": "churn_7d",
