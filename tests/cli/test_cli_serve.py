@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from seqintent.cli import main
 from seqintent.runtime import Runtime
 from seqintent.serve import KeyRing
+from seqintent.serve.workers import reuse_port_socket, reuse_port_supported
 
 pytest.importorskip("onnxruntime")
 httpx = pytest.importorskip("httpx")
@@ -221,3 +222,45 @@ def test_serve_with_two_workers_shares_the_store_cache_rule_and_metrics(exported
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert proc.returncode == 0, proc.stderr.read()
+
+
+@pytest.mark.skipif(not reuse_port_supported(), reason="SO_REUSEPORT balancing is Linux's")
+def test_each_worker_listens_on_its_own_socket_of_the_one_port():
+    first = reuse_port_socket("127.0.0.1", 0)
+    port = first.getsockname()[1]
+    second = reuse_port_socket("127.0.0.1", port)  # a plain socket could not bind a taken port
+    try:
+        for sock in (first, second):
+            sock.listen(64)
+        accepted = 0
+        for _ in range(32):  # the kernel hands each new connection to one of the listening sockets
+            with socket.create_connection(("127.0.0.1", port)):
+                pass
+        for sock in (first, second):
+            sock.settimeout(0.5)
+            while True:
+                try:
+                    sock.accept()[0].close()
+                except TimeoutError:
+                    break
+                accepted += 1
+        assert accepted == 32
+        with pytest.raises(OSError):
+            socket.socket().bind(("127.0.0.1", port))
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.skipif(not reuse_port_supported(), reason="the per-worker sockets are Linux's")
+def test_a_worker_that_cannot_start_stops_the_service_with_an_error(exported, tmp_path):
+    port = free_port()
+    env = {**os.environ, "SEQINTENT_API_KEYS": "k", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    command = [sys.executable, "-c", "from seqintent.cli import main; main()"]
+    command += ["serve", str(exported.runtime), "--port", str(port), "--workers", "2"]
+    (tmp_path / "a-file").write_text("")
+    command += ["--store", f"sqlite:///{tmp_path / 'a-file' / 'events.db'}", "--log-level", "warning"]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "Application startup failed" in proc.stderr

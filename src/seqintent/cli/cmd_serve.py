@@ -80,8 +80,9 @@ def serve_command(
     Keys come from --keys and from the environment variable SEQINTENT_API_KEYS (comma-separated
     keys with every scope, for local use).
 
-    With --workers N, N processes answer on the same port, each with its own model and cache, all
-    with the one event store (SQLite in WAL mode or Redis); /metrics sums their counters.
+    With --workers N, N processes answer on the same port, each with its own model, cache and (on
+    Linux) listening socket, all with the one event store (SQLite in WAL mode or Redis); /metrics
+    sums their counters. A worker that exits on its own stops the service with exit code 1.
 
     Example: SEQINTENT_API_KEYS=local-key seqintent serve models/taobao.runtime --port 8000
     """
@@ -122,6 +123,7 @@ def _serve_workers(
     """Run ``workers`` processes of the app (each builds it with ``app_from_environment``)."""
     from seqintent.serve.app import SPEC_ENV
     from seqintent.serve.metrics import MULTIPROCESS_ENV
+    from seqintent.serve.workers import reuse_port_supported, run_workers
 
     spec = {
         "runtime": str(runtime.resolve()),
@@ -135,16 +137,21 @@ def _serve_workers(
     own_folder = MULTIPROCESS_ENV not in os.environ
     if own_folder:
         os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="seqintent-metrics-")
+    config = {
+        "app": "seqintent.serve.app:app_from_environment",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": False,
+    }
     try:
-        uvicorn.run(
-            "seqintent.serve.app:app_from_environment",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level=log_level,
-            access_log=False,
-        )
+        if reuse_port_supported():  # a listening socket per worker: connections spread evenly
+            code = run_workers(workers, config)
+            if code:
+                raise SystemExit(code)
+        else:
+            uvicorn.run(**config, workers=workers)
     finally:
         if own_folder:
             shutil.rmtree(os.environ.pop(MULTIPROCESS_ENV), ignore_errors=True)
