@@ -203,7 +203,6 @@ class NextItemConfig(_Strict):
         except ValidationError as exc:
             raise _config_error(exc, file) from None
 
-
     @classmethod
     def from_saved(cls, data: dict[str, Any]) -> NextItemConfig:
         """A config as a Model folder or a checkpoint recorded it, read by this version.
