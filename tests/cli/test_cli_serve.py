@@ -185,14 +185,20 @@ def _worker_pids(parent: int) -> list[int]:
     return pids
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc"), reason="counts worker processes in /proc")
-def test_serve_with_two_workers_shares_the_store_cache_rule_and_metrics(exported, tmp_path):
-    port = free_port()
+def _two_workers(exported, port: int, store: Path) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of ``seqintent serve --workers 2`` on ``port`` with a SQLite store."""
     env = {**os.environ, "SEQINTENT_API_KEYS": "k", "PYTHONPATH": os.pathsep.join(sys.path)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     command = [sys.executable, "-c", "from seqintent.cli import main; main()"]
     command += ["serve", str(exported.runtime), "--port", str(port), "--workers", "2"]
-    command += ["--store", f"sqlite:///{tmp_path / 'events.db'}", "--log-level", "warning"]
+    command += ["--store", f"sqlite:///{store}", "--log-level", "warning"]
+    return command, env
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="counts worker processes in /proc")
+def test_serve_with_two_workers_shares_the_store_cache_rule_and_metrics(exported, tmp_path):
+    port = free_port()
+    command, env = _two_workers(exported, port, tmp_path / "events.db")
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base, auth = f"http://127.0.0.1:{port}", {"Authorization": "Bearer k"}
     try:
@@ -254,13 +260,8 @@ def test_each_worker_listens_on_its_own_socket_of_the_one_port():
 
 @pytest.mark.skipif(not reuse_port_supported(), reason="the per-worker sockets are Linux's")
 def test_a_worker_that_cannot_start_stops_the_service_with_an_error(exported, tmp_path):
-    port = free_port()
-    env = {**os.environ, "SEQINTENT_API_KEYS": "k", "PYTHONPATH": os.pathsep.join(sys.path)}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "-c", "from seqintent.cli import main; main()"]
-    command += ["serve", str(exported.runtime), "--port", str(port), "--workers", "2"]
     (tmp_path / "a-file").write_text("")
-    command += ["--store", f"sqlite:///{tmp_path / 'a-file' / 'events.db'}", "--log-level", "warning"]
+    command, env = _two_workers(exported, free_port(), tmp_path / "a-file" / "events.db")
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "Application startup failed" in proc.stderr

@@ -122,24 +122,30 @@ def test_sampled_softmax_trains(tmp_path, repeat_head):
     assert model.metrics["best_valid"]["NDCG@10"] > 0.7
 
 
-@pytest.mark.parametrize("schedule", ["constant", "cosine"])
-def test_resume_after_interruption_gives_the_uninterrupted_model(tmp_path, monkeypatch, schedule):
-    ds = walk_dataset(tmp_path / "d", users=60, groups=3, length=8, seed=5)
-    cfg = _config(epochs=4, lr_schedule=schedule)
-    straight = train_next_item(ds, cfg, out=tmp_path / "straight")
+def _interrupted(ds, cfg, out, monkeypatch, at_epoch: int) -> Path:
+    """Train until epoch ``at_epoch`` raises KeyboardInterrupt; the checkpoint folder is left behind."""
     original = loop._Training._train_epoch
 
     def interrupted(self, epoch):
-        if epoch == 3:
+        if epoch == at_epoch:
             raise KeyboardInterrupt
         return original(self, epoch)
 
     monkeypatch.setattr(loop._Training, "_train_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train_next_item(ds, cfg, out=tmp_path / "resumed")
-    assert (checkpoint_dir(tmp_path / "resumed") / "state.pt").is_file()
-    assert not (tmp_path / "resumed").exists()
+        train_next_item(ds, cfg, out=out)
     monkeypatch.setattr(loop._Training, "_train_epoch", original)
+    return checkpoint_dir(out)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_resume_after_interruption_gives_the_uninterrupted_model(tmp_path, monkeypatch, schedule):
+    ds = walk_dataset(tmp_path / "d", users=60, groups=3, length=8, seed=5)
+    cfg = _config(epochs=4, lr_schedule=schedule)
+    straight = train_next_item(ds, cfg, out=tmp_path / "straight")
+    folder = _interrupted(ds, cfg, tmp_path / "resumed", monkeypatch, at_epoch=3)
+    assert (folder / "state.pt").is_file()
+    assert not (tmp_path / "resumed").exists()
     resumed = train_next_item(ds, cfg, out=tmp_path / "resumed", resume=True)
     a, b = straight.network.state_dict(), resumed.network.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -174,26 +180,10 @@ def test_learning_rate_schedule_over_the_whole_run(tmp_path, monkeypatch, schedu
     assert model.config.train.min_lr_ratio == 0.1
 
 
-def _interrupted_at_epoch_2(ds, cfg, out, monkeypatch) -> Path:
-    """Train until epoch 2 raises KeyboardInterrupt; the checkpoint folder is left behind."""
-    original = loop._Training._train_epoch
-
-    def interrupted(self, epoch):
-        if epoch == 2:
-            raise KeyboardInterrupt
-        return original(self, epoch)
-
-    monkeypatch.setattr(loop._Training, "_train_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        train_next_item(ds, cfg, out=out)
-    monkeypatch.setattr(loop._Training, "_train_epoch", original)
-    return checkpoint_dir(out)
-
-
 def test_a_checkpoint_from_before_newer_keys_resumes_and_another_config_is_named(tmp_path, monkeypatch):
     ds = walk_dataset(tmp_path / "d", users=40, groups=2, length=6, seed=6)
     cfg = _config(epochs=3)
-    folder = _interrupted_at_epoch_2(ds, cfg, tmp_path / "m", monkeypatch)
+    folder = _interrupted(ds, cfg, tmp_path / "m", monkeypatch, at_epoch=2)
     saved = json.loads((folder / "config.json").read_text())
     # as an older version wrote it: without the keys added since (their defaults are the old behaviour)
     for key in ("item_scores", "cosine_scale"):
