@@ -138,6 +138,7 @@ def build_dataset(
         Columns.GAP: pa.array(gap),
         Columns.SESSION_INDEX: pa.array(session),
         Columns.SPLIT: pa.array([Splits.NAMES[c] for c in codes]),
+        Columns.EVENT_INDEX: pa.array(np.arange(n, dtype=np.int64)),
     }
     pq.write_table(pa.table(table), writer.events_path)
     writer.add_sequences(SequenceArrays(offsets, fields))

@@ -39,6 +39,7 @@ VARIANTS = {
             "truncation": "importance",
             "important_slots": 4,
             "item_scores": "cosine",
+            "neighbour_prior": 8,
         },
         "train": TRAIN | {"epochs": 2},  # its tests check parity, not what it learned
     },

@@ -1,7 +1,8 @@
 """Small trained models and their exported Runtime folders, each built once per test session.
 
-``exported`` runs a test on every model variant (plain; time bias + repeat head + importance
-truncation); ``exported_plain`` on the plain one only, for tests whose subject is not the variant.
+``exported`` runs a test on every model variant (plain; time bias + repeat head + neighbour prior +
+importance truncation); ``exported_plain`` on the plain one only, for tests whose subject is not the
+variant.
 """
 
 from __future__ import annotations

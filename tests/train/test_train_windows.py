@@ -49,3 +49,39 @@ def test_without_a_valid_split_a_seeded_share_of_last_events_is_held_out(tmp_pat
     assert np.array_equal(plan.valid_targets, again.valid_targets)
     # held-out events are no training targets: their windows end one event earlier
     assert set(plan.window_end.tolist()).isdisjoint(set((plan.valid_targets + 1).tolist()))
+
+
+def test_newest_sequences_are_held_out_whole_every_position_a_target(tmp_path):
+    # sessions listed oldest first, as the GCE-GNN files list them, but s0's last event comes last
+    # of all: a session is as new as its last event, whatever the order of the user index
+    lengths = [4, 3, 5, 2, 4, 6, 3, 4, 5, 4]
+    users = [f"s{k}" for k, n in enumerate(lengths) for _ in range(n)]
+    users = users[:3] + users[4:] + ["s0"]
+    ds = build_dataset(
+        tmp_path / "d", user=users, item=[str(i % 7) for i in range(len(users))], split=["train"] * len(users)
+    )
+    tokens = EventTokens.from_dataset(ds)
+    recency = ds.sequence_recency()
+    names = [ds.vocab("users").value_of(u) for u in np.argsort(recency)]
+    assert names == [f"s{k}" for k in range(1, 10)] + ["s0"]
+    # 9 sessions have at least 3 events (s3 has 2); the newest third of them: s8, s9, s0
+    plan = plan_training(tokens, window=5, stride=4, valid_fraction=1 / 3, seed=0, newest=recency)
+    held = [ds.vocab("users").index_of(f"s{k}") for k in (8, 9, 0)]
+    want = np.concatenate([np.arange(tokens.offsets[u] + 1, tokens.offsets[u + 1]) for u in sorted(held)])
+    assert plan.valid_held_out and plan.valid_targets.tolist() == want.tolist()
+    trained = plan.trained_events(tokens)
+    assert not trained[np.isin(tokens.user, held)].any()  # none of their events is trained on
+    assert trained[~np.isin(tokens.user, held)].all()
+
+
+def test_a_model_validated_on_the_newest_sessions_never_trains_on_them(tmp_path):
+    users = [f"s{k}" for k in range(30) for _ in range(5)]
+    ds = build_dataset(
+        tmp_path / "d", user=users, item=[str(i % 11) for i in range(150)], split=["train"] * 150
+    )
+    base = {"model": {"hidden": 16, "heads": 2, "max_len": 8}, "train": {"epochs": 1, "threads": 1}}
+    base["train"]["valid_holdout"] = "newest_sequences"
+    model = train_next_item(ds, NextItemConfig.load(base))
+    # 30 sessions of 5 events, the newest 3 held out: 27 · 4 targets trained, 3 · 4 validated
+    assert model.metrics["history"][0]["targets"] == 27 * 4
+    assert model.metrics["valid_examples"] == 12

@@ -30,6 +30,7 @@ from seqintent.errors import ArtifactError
 from seqintent.schema.columns import (
     DATASET_FORMAT_VERSION,
     MANIFEST_KIND_DATASET,
+    Columns,
     DatasetFiles,
     SequenceFields,
     Splits,
@@ -155,6 +156,25 @@ class Dataset:
                 out[best[:, 0]] = best[:, 1]
             cache["_item_categories"] = out
         return cache["_item_categories"]
+
+    def sequence_recency(self) -> np.ndarray:
+        """float64 [n_users]: a key that orders the sequences from oldest to newest (-inf for an
+        empty one): the time of a sequence's last event where the log has time, else the input
+        position of its last event (files that list sequences in time order, as the GCE-GNN
+        session files do)."""
+        n_users, offsets = self.n_users, np.asarray(self.sequences.offsets)
+        recency = np.full(n_users, -np.inf)
+        nonempty = np.flatnonzero(np.diff(offsets) > 0)
+        if self.has_time:
+            ts = np.asarray(self.sequences[SequenceFields.TIME])
+            recency[nonempty] = ts[offsets[nonempty + 1] - 1]
+            return recency
+        table = self.events([Columns.EVENT_INDEX, Columns.INPUT_ORDER])
+        order = np.full(self.n_events, -np.inf)
+        order[table[Columns.EVENT_INDEX].to_numpy()] = table[Columns.INPUT_ORDER].to_numpy()
+        if len(nonempty):
+            recency[nonempty] = np.maximum.reduceat(order, offsets[nonempty])
+        return recency
 
     # --- tables --------------------------------------------------------------------------------
 

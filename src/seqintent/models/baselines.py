@@ -28,6 +28,7 @@ from seqintent.data import Dataset
 from seqintent.errors import ConfigError, close_names
 from seqintent.models.base import HistoryBatch, Recommender
 from seqintent.models.features import EventTokens
+from seqintent.models.neighbours import cosine_cooccurrence
 from seqintent.schema.columns import Splits
 
 TIE_BREAK = 1e-6
@@ -85,18 +86,8 @@ class ItemKNN(Recommender):
         n = len(dataset.vocab("items"))
         self.n_items_ = n
         train = (tokens.split == Splits.TRAIN) & (tokens.item > 0)
-        users, items = tokens.user[train], tokens.item[train]
-        x = sp.csr_matrix(
-            (np.ones(len(items), np.float32), (users, items)), shape=(len(tokens.offsets) - 1, n)
-        )
-        x.data[:] = 1.0  # duplicates were summed: binarise
-        co = (x.T @ x).tocsr()
-        co.setdiag(0)
-        co.eliminate_zeros()
-        norm = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
-        norm[norm == 0] = 1.0
-        co = sp.diags(1.0 / norm) @ co @ sp.diags(1.0 / norm)
-        self.similarity_ = _top_per_row(co.tocsr(), self.neighbours)
+        co = cosine_cooccurrence(tokens.user[train], tokens.item[train], len(tokens.offsets) - 1, n)
+        self.similarity_ = _top_per_row(co, self.neighbours)
         self.tie_break_ = _tie_break(_popularity(tokens, n))
         return self
 

@@ -72,6 +72,16 @@ class ModelConfig(_Strict):
         "Markov chain) and add their log-probability to the scores, weighted on validation after "
         "training (0: off)",
     )
+    neighbour_prior: int = Field(
+        0,
+        ge=0,
+        description="keep each item's N most similar items (cosine of co-occurrence in the training "
+        "histories, as the item-kNN baseline) and add the similarity votes of the history's newest "
+        "items to the scores, weighted on validation after training (0: off)",
+    )
+    neighbour_history: int = Field(
+        50, ge=1, description="neighbour_prior: the newest events of a history whose items vote"
+    )
     truncation: Literal["last", "importance"] = Field(
         "last",
         description="long histories: keep the last max_len events, or the last plus important older ones",
@@ -137,11 +147,23 @@ class TrainConfig(_Strict):
         10, ge=1, description="stop after this many epochs without a better validation NDCG@10"
     )
     valid_metric: str = Field("NDCG@10", description="the validation metric early stopping watches")
+    prior_metric: str | None = Field(
+        None,
+        description="the validation metric that weighs the transition and neighbour priors after "
+        "training (null: valid_metric)",
+    )
     valid_fraction: float = Field(
         0.1,
         gt=0,
         lt=1,
         description="without a valid split: hold out the last event of this share of sequences",
+    )
+    valid_holdout: Literal["last_event", "newest_sequences"] = Field(
+        "last_event",
+        description="without a valid split: hold out the last training event of a seeded valid_fraction "
+        "of sequences (last_event), or the newest valid_fraction of sequences whole, every position a "
+        "target and none trained on (newest_sequences: the protocol of session benchmarks, whose test "
+        "sessions come after the training ones; newest by last event time, else by input position)",
     )
     valid_max_examples: int | None = Field(
         20000, ge=1, description="cap on validation examples per epoch (a seeded subset; null: all)"
@@ -153,15 +175,20 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
-        if self.valid_metric not in VALID_METRICS:
-            raise ValueError(
-                f"valid_metric must be one of {', '.join(VALID_METRICS)} (got {self.valid_metric!r})"
-            )
+        for key in ("valid_metric", "prior_metric"):
+            value = getattr(self, key)
+            if value is not None and value not in VALID_METRICS:
+                raise ValueError(f"{key} must be one of {', '.join(VALID_METRICS)} (got {value!r})")
         for action in self.target_actions or []:
             if action not in ACTION_FAMILY:
                 near = ", ".join(close_names(action, ACTION_FAMILY))
                 raise ValueError(f"target_actions: {action!r} is not a canonical action (closest: {near})")
         return self
+
+    @property
+    def prior_weighing_metric(self) -> str:
+        """The validation metric that weighs the priors: ``prior_metric``, else ``valid_metric``."""
+        return self.prior_metric or self.valid_metric
 
 
 class NextItemConfig(_Strict):

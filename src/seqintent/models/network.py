@@ -227,6 +227,15 @@ class NextItemHead(nn.Module):
         items, bonus = torch.zeros(spec.n_items, top, dtype=torch.int32), torch.zeros(spec.n_items, top)
         self.register_buffer("prior_items", items if top else None)
         self.register_buffer("prior_bonus", bonus if top else None)
+        # the neighbour prior: per item, its most similar items and their weighted similarity (zeros
+        # until fitted after training, as the transition prior)
+        self.neighbour_items: torch.Tensor | None
+        self.neighbour_weight: torch.Tensor | None
+        self.neighbour_history = cfg.neighbour_history
+        top = cfg.neighbour_prior
+        items, weight = torch.zeros(spec.n_items, top, dtype=torch.int32), torch.zeros(spec.n_items, top)
+        self.register_buffer("neighbour_items", items if top else None)
+        self.register_buffer("neighbour_weight", weight if top else None)
         if self.repeat:
             self.rep_q = nn.Linear(cfg.hidden, cfg.hidden)
             self.rep_k = nn.Linear(cfg.hidden, cfg.hidden)
@@ -319,6 +328,29 @@ class NextItemHead(nn.Module):
         last = item.gather(1, newest).squeeze(1)  # item 0 (an all-zero row) when the history has none
         return self.prior_items[last].long(), self.prior_bonus[last]
 
+    def set_neighbour_prior(self, items: np.ndarray, weight: np.ndarray) -> None:
+        """Install the neighbour prior: ``items`` [V, N] (each item's most similar items) and
+        ``weight`` [V, N] (the vote each gets from that item, weight included; 0 switches it off)."""
+        if self.neighbour_items is None or self.neighbour_weight is None:
+            raise ValueError("this head has no neighbour prior (model.neighbour_prior is 0)")
+        self.neighbour_items.copy_(torch.from_numpy(np.asarray(items, dtype=np.int32)))
+        self.neighbour_weight.copy_(torch.from_numpy(np.asarray(weight, dtype=np.float32)))
+
+    def neighbour_scores(self, item: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(items [B, M], votes [B, M])`` of the neighbour prior: each distinct item among the
+        newest ``neighbour_history`` columns of ``item`` [B, T] votes once for its neighbours (a
+        repeated item votes at its newest column only), or None without one."""
+        if self.neighbour_items is None or self.neighbour_weight is None:
+            return None
+        recent = item[:, -self.neighbour_history :]
+        cols = torch.arange(recent.shape[1], device=item.device)
+        later = cols[None, :] > cols[:, None]  # [T(j), T(j')]: j' after j
+        seen_later = ((recent[:, :, None] == recent[:, None, :]) & later[None]).any(dim=2)
+        votes = (recent > 0) & ~seen_later  # item 0 (padding, events without an item) never votes
+        neighbours = self.neighbour_items[recent].long()  # [B, T, N]
+        weight = self.neighbour_weight[recent] * votes[:, :, None].float()
+        return neighbours.flatten(1), weight.flatten(1)
+
     def forward(
         self, hidden_last: torch.Tensor, item: torch.Tensor, repeat: torch.Tensor | None
     ) -> torch.Tensor:
@@ -330,6 +362,9 @@ class NextItemHead(nn.Module):
         prior = self.prior_scores(item)
         if prior is not None:
             logits = logits.scatter_add(1, *prior)
+        neighbours = self.neighbour_scores(item)
+        if neighbours is not None:
+            logits = logits.scatter_add(1, *neighbours)
         return torch.cat([torch.full_like(logits[:, :1], float("-inf")), logits[:, 1:]], dim=1)
 
 

@@ -6,6 +6,7 @@ is the same model as an estimator beside the baselines (``fit`` / ``score`` / ``
 
 from seqintent.train.estimator import TransformerRecommender
 from seqintent.train.loop import checkpoint_dir, train_next_item
+from seqintent.train.neighbour_prior import add_neighbour_prior
 from seqintent.train.objectives import full_softmax_loss, sampled_softmax_loss, sampling_distribution
 from seqintent.train.transition_prior import add_transition_prior
 from seqintent.train.windows import TrainingPlan, plan_training, training_end
@@ -13,6 +14,7 @@ from seqintent.train.windows import TrainingPlan, plan_training, training_end
 __all__ = [
     "TrainingPlan",
     "TransformerRecommender",
+    "add_neighbour_prior",
     "add_transition_prior",
     "checkpoint_dir",
     "full_softmax_loss",

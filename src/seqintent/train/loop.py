@@ -35,6 +35,7 @@ from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_
 from seqintent.models.network import NextItemNetwork
 from seqintent.models.ranking import action_indices, per_example_metrics, target_ranks
 from seqintent.schema.columns import ModelFiles, Splits
+from seqintent.train.neighbour_prior import fit_neighbour_prior
 from seqintent.train.objectives import NextItemObjective
 from seqintent.train.transition_prior import fit_transition_prior
 from seqintent.train.windows import TrainingPlan, next_item_plan, window_stride
@@ -138,7 +139,7 @@ class _Training:
         self.tokens = EventTokens.from_dataset(dataset, self.spec)
         self.stride = window_stride(config)
         self.target_actions = action_indices(dataset, tcfg.target_actions)
-        self.plan: TrainingPlan = next_item_plan(self.tokens, config, self.target_actions)
+        self.plan: TrainingPlan = next_item_plan(self.tokens, config, self.target_actions, dataset)
         if self.plan.n_windows == 0:
             raise DataError(
                 "no training sequence has 2 events: nothing to learn from",
@@ -220,6 +221,8 @@ class _Training:
         metrics = self._metrics(stopped_by)
         if self.config.model.transition_prior:
             metrics["transition_prior"] = self._fit_transition_prior()
+        if self.config.model.neighbour_prior:
+            metrics["neighbour_prior"] = self._fit_neighbour_prior()
         model = self._model(metrics)
         if self.out is not None:
             model.save_pretrained(self.out, overwrite=self.overwrite)
@@ -323,8 +326,17 @@ class _Training:
     def _fit_transition_prior(self) -> dict[str, Any]:
         """Count transitions where training read and weigh the prior on the validation targets."""
         counted = self.plan.trained_events(self.tokens)
-        metric = self.config.train.valid_metric
+        metric = self.config.train.prior_weighing_metric
         record = fit_transition_prior(self._model(), self.tokens, counted, self.valid_targets, metric=metric)
+        self.network.train()
+        return record
+
+    def _fit_neighbour_prior(self) -> dict[str, Any]:
+        """Neighbourhoods from the events training read, the votes weighed on the validation targets
+        (after the transition prior, whose bonus the scores then include)."""
+        counted = self.plan.trained_events(self.tokens)
+        metric = self.config.train.prior_weighing_metric
+        record = fit_neighbour_prior(self._model(), self.tokens, counted, self.valid_targets, metric=metric)
         self.network.train()
         return record
 

@@ -54,6 +54,7 @@ from seqintent.schema.columns import Splits, Vocabularies
 from seqintent.train.calibration import cross_fitted_probabilities, fit_calibration
 from seqintent.train.labels import CutLabels, CutPlan, compute_labels, default_labels, plan_cuts
 from seqintent.train.loop import keep_freed_memory
+from seqintent.train.neighbour_prior import fit_neighbour_prior
 from seqintent.train.objectives import NextItemObjective
 from seqintent.train.profile import build_profile, choose_blend
 from seqintent.train.transition_prior import fit_transition_prior
@@ -332,6 +333,7 @@ class _Trainer:
         else:
             self._phase(mode, intent_weight=1.0, next_item_weight=tcfg.next_item_weight, train_encoder=True)
         prior = self._fit_transition_prior()  # before the profile, whose blend reads these scores
+        neighbours = self._fit_neighbour_prior()
         calibration, calibration_report = self._calibrate()
         profile, profile_report = self._profile()
         self.log.update(
@@ -350,6 +352,8 @@ class _Trainer:
         metrics["intents"] = {k: v for k, v in self.log.items() if k != "phases"}
         if prior is not None:
             metrics["transition_prior"] = prior
+        if neighbours is not None:
+            metrics["neighbour_prior"] = neighbours
         self.network.eval()
         self.heads.eval()
         return self._model(metrics, state)
@@ -378,7 +382,27 @@ class _Trainer:
             return None
         training = self.network.training
         record = fit_transition_prior(
-            self._model(), self.data.tokens, self.data.next_item_target, self.valid_next + 1, metric="NDCG@10"
+            self._model(),
+            self.data.tokens,
+            self.data.next_item_target,
+            self.valid_next + 1,
+            metric=self.ni_config.train.prior_weighing_metric,
+        )
+        self.network.train(training)
+        return record
+
+    def _fit_neighbour_prior(self) -> dict[str, Any] | None:
+        """Fit the neighbour prior after the transition prior, on the same events and validation
+        next items (see :meth:`_fit_transition_prior`)."""
+        if not self.ni_config.model.neighbour_prior:
+            return None
+        training = self.network.training
+        record = fit_neighbour_prior(
+            self._model(),
+            self.data.tokens,
+            self.data.next_item_target,
+            self.valid_next + 1,
+            metric=self.ni_config.train.prior_weighing_metric,
         )
         self.network.train(training)
         return record

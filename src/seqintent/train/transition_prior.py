@@ -30,7 +30,9 @@ CHUNK = 1024
 DEFAULT_TOP = 32  # transitions kept per item when a model trained without a prior gets one
 
 
-def add_transition_prior(model: NextItemModel, dataset: Dataset, *, top: int | None = None) -> NextItemModel:
+def add_transition_prior(
+    model: NextItemModel, dataset: Dataset, *, top: int | None = None, metric: str | None = None
+) -> NextItemModel:
     """The model with its transition prior fitted on ``dataset`` exactly as training fits it at its
     end (the same training events and validation targets); the record lands in
     ``metrics["transition_prior"]``.
@@ -38,32 +40,42 @@ def add_transition_prior(model: NextItemModel, dataset: Dataset, *, top: int | N
     ``top`` is the number of next items kept per item (default: the model's
     ``model.transition_prior``, or 32 for a model trained without one, whose network then gains
     the prior's buffers: a Model folder saved before the prior existed can get one this way).
+    ``metric`` is the validation metric that weighs it (default: the config's
+    ``train.prior_weighing_metric``).
     """
     model.check_dataset(dataset)
     top = top or model.config.model.transition_prior or DEFAULT_TOP
     if top != model.config.model.transition_prior:
-        data = model.config.to_dict()
-        data["model"]["transition_prior"] = top
-        config = NextItemConfig.model_validate(data)
-        network = NextItemNetwork(config.model, model.spec)
-        state = {k: v for k, v in model.network.state_dict().items() if ".prior_" not in k}
-        network.load_state_dict(state, strict=False)
-        model = NextItemModel(
-            network,
-            config,
-            model.spec,
-            vocabs=model.vocabs,
-            dataset_manifest=model.dataset_manifest,
-            metrics=dict(model.metrics),
-            intents=model.intents,
-        )
+        model = with_model_settings(model, ".prior_", transition_prior=top)
     tokens = EventTokens.from_dataset(dataset, model.spec)
-    plan = next_item_plan(tokens, model.config, action_indices(dataset, model.config.train.target_actions))
-    metric = model.config.train.valid_metric
+    actions = action_indices(dataset, model.config.train.target_actions)
+    plan = next_item_plan(tokens, model.config, actions, dataset)
+    metric = metric or model.config.train.prior_weighing_metric
     model.metrics["transition_prior"] = fit_transition_prior(
         model, tokens, plan.trained_events(tokens), plan.valid_targets, metric=metric
     )
     return model
+
+
+def with_model_settings(model: NextItemModel, rebuilt: str, **settings: Any) -> NextItemModel:
+    """A copy of ``model`` whose ``config.model`` takes ``settings``, with a network built for them:
+    every weight is kept but the buffers whose names contain ``rebuilt`` (the ones the settings
+    resize, which start at zero)."""
+    data = model.config.to_dict()
+    data["model"].update(settings)
+    config = NextItemConfig.model_validate(data)
+    network = NextItemNetwork(config.model, model.spec)
+    state = {k: v for k, v in model.network.state_dict().items() if rebuilt not in k}
+    network.load_state_dict(state, strict=False)
+    return NextItemModel(
+        network,
+        config,
+        model.spec,
+        vocabs=model.vocabs,
+        dataset_manifest=model.dataset_manifest,
+        metrics=dict(model.metrics),
+        intents=model.intents,
+    )
 
 
 def fit_transition_prior(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from seqintent.data import Dataset
 from seqintent.models.config import NextItemConfig
 from seqintent.models.features import EventTokens
 from seqintent.models.ranking import target_events
@@ -60,6 +61,7 @@ def plan_training(
     valid_fraction: float,
     seed: int,
     actions: list[int] | None = None,
+    newest: np.ndarray | None = None,
 ) -> TrainingPlan:
     """Cut training sequences into windows ``stride`` events apart and find validation targets.
 
@@ -68,23 +70,31 @@ def plan_training(
 
     Validation targets are the ``valid`` split's events; when the Dataset has none (a ``given``
     split with only train and test), the last training event of a seeded ``valid_fraction`` of
-    the users with at least 3 training events is held out instead. ``actions`` (action indices)
-    restricts validation targets as training targets are restricted.
+    the users with at least 3 training events is held out instead; or, given ``newest`` (a key per
+    user that orders sequences from oldest to newest), the newest ``valid_fraction`` of those
+    users are held out whole: every event after their first is a target and none is trained on.
+    ``actions`` (action indices) restricts validation targets as training targets are restricted.
     """
     starts = tokens.offsets[:-1]
     ends = training_end(tokens)
     valid = target_events(tokens, "valid", actions=actions)
     held_out = False
     if len(valid) == 0:
-        rng = np.random.default_rng(seed)
         eligible = np.flatnonzero(ends - starts >= 3)
-        chosen = np.sort(rng.choice(eligible, size=round(valid_fraction * len(eligible)), replace=False))
-        valid = ends[chosen] - 1
+        size = round(valid_fraction * len(eligible))
+        ends = ends.copy()
+        if newest is not None:
+            chosen = np.sort(eligible[np.argsort(newest[eligible], kind="stable")[len(eligible) - size :]])
+            valid = _ranges(starts[chosen] + 1, ends[chosen])
+            ends[chosen] = starts[chosen]
+        else:
+            rng = np.random.default_rng(seed)
+            chosen = np.sort(rng.choice(eligible, size=size, replace=False))
+            valid = ends[chosen] - 1
+            ends[chosen] -= 1
         valid = valid[tokens.item[valid] > 0]
         if actions is not None:
             valid = valid[np.isin(tokens.action[valid], actions)]
-        ends = ends.copy()
-        ends[chosen] -= 1
         held_out = True
     w_start, w_end = [], []
     length = ends - starts
@@ -105,9 +115,21 @@ def plan_training(
     )
 
 
-def next_item_plan(tokens: EventTokens, config: NextItemConfig, actions: list[int] | None) -> TrainingPlan:
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The integers of every ``[starts[i], ends[i])``, concatenated."""
+    lengths = np.maximum(ends - starts, 0)
+    if lengths.sum() == 0:
+        return np.zeros(0, np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(int(lengths.sum()), dtype=np.int64) + offsets
+
+
+def next_item_plan(
+    tokens: EventTokens, config: NextItemConfig, actions: list[int] | None, dataset: Dataset
+) -> TrainingPlan:
     """The next-item loop's plan: windows of its model's length and stride, and the validation
-    targets it scores (a seeded subset of at most ``train.valid_max_examples``)."""
+    targets it scores (a seeded subset of at most ``train.valid_max_examples``); ``dataset`` (the
+    one ``tokens`` come from) orders its sequences for ``train.valid_holdout: newest_sequences``."""
     mcfg, tcfg = config.model, config.train
     plan = plan_training(
         tokens,
@@ -116,6 +138,7 @@ def next_item_plan(tokens: EventTokens, config: NextItemConfig, actions: list[in
         valid_fraction=tcfg.valid_fraction,
         seed=tcfg.seed,
         actions=actions,
+        newest=dataset.sequence_recency() if tcfg.valid_holdout == "newest_sequences" else None,
     )
     valid = plan.valid_targets
     if tcfg.valid_max_examples and len(valid) > tcfg.valid_max_examples:
