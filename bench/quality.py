@@ -8,7 +8,7 @@ sequences with the same thread count. Each dataset's result is cached in
 and, with ``--write-md``, written into ``BENCHMARKS.md`` between the quality markers.
 
     python bench/quality.py beauty [--recbole] [--ablations] [--set train.epochs=5] [--tag T]
-    python bench/quality.py beauty --prior-of T   # fit the transition prior of NAME-T, no training
+    python bench/quality.py beauty --prior-of T   # fit the config's priors on NAME-T, no training
     python bench/quality.py --table --write-md
 
 RecBole needs its own virtual environment (``.venv-recbole``, see ../shared/peers/recbole/README.md).
@@ -38,7 +38,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from seqintent.data import Dataset  # noqa: E402
 from seqintent.evaluate import evaluate_model, evaluate_ranking  # noqa: E402
 from seqintent.models import NextItemConfig, NextItemModel  # noqa: E402
-from seqintent.train import add_transition_prior, train_next_item  # noqa: E402
+from seqintent.train import add_neighbour_prior, add_transition_prior, train_next_item  # noqa: E402
 
 SHARED = Path(os.environ.get("SEQINTENT_SHARED_DATA", ROOT / ".." / "shared" / "data")).resolve()
 PEERS = (ROOT / ".." / "shared" / "peers" / "recbole").resolve()
@@ -149,17 +149,25 @@ def train_and_evaluate(
     return report
 
 
-def prior_of(ds: Dataset, source: str, baselines: list[str]) -> dict[str, Any]:
-    """The trained model ``source`` with the transition prior fitted as training's end fits it
-    (models trained before the prior existed), evaluated as a run of its own."""
+def prior_of(ds: Dataset, source: str, baselines: list[str], config: NextItemConfig) -> dict[str, Any]:
+    """The trained model ``source`` with the priors of ``config`` (the dataset's bench config: its
+    transition and neighbour priors and the metric that weighs them) fitted as training's end fits
+    them (models trained before a prior existed), evaluated as a run of its own."""
     t0, load0 = time.perf_counter(), os.getloadavg()
-    model = add_transition_prior(NextItemModel.from_pretrained(OUT / "models" / source), ds)
+    cfg, metric = config.model, config.train.prior_weighing_metric
+    model = NextItemModel.from_pretrained(OUT / "models" / source)
+    model = add_transition_prior(model, ds, top=cfg.transition_prior or None, metric=metric)
+    if cfg.neighbour_prior:
+        model = add_neighbour_prior(
+            model, ds, top=cfg.neighbour_prior, history=cfg.neighbour_history, metric=metric
+        )
     model.save_pretrained(OUT / "models" / f"{source}-prior", overwrite=True)
     wall, load1 = time.perf_counter() - t0, os.getloadavg()
     report = evaluate_model(model, ds, split="test", baselines=baselines)
     trained = json.loads((OUT / "quality" / f"{source}.json").read_text())
     report["training"] = trained["training"] | {
         "transition_prior": model.metrics["transition_prior"],
+        "neighbour_prior": model.metrics.get("neighbour_prior"),
         "prior_wall_s": round(wall, 1),
         "prior_loadavg_start_end": [round(load0[0], 2), round(load1[0], 2)],
         "trained_by": trained.get("command"),
@@ -398,7 +406,8 @@ def main() -> None:
     ap.add_argument(
         "--prior-of",
         metavar="TAG",
-        help="no training: fit the transition prior of the model NAME-TAG and evaluate it as NAME-TAG-prior",
+        help="no training: fit the priors of NAME's config (and --set) on the model NAME-TAG and evaluate "
+        "it as NAME-TAG-prior",
     )
     ap.add_argument("--table", action="store_true", help="print every cached result as one JSON object")
     ap.add_argument("--write-md", action="store_true", help="write the table into BENCHMARKS.md")
@@ -415,7 +424,8 @@ def main() -> None:
     elif args.name and args.prior_of is not None:
         ds = prepare(args.name)
         source = args.name + (f"-{args.prior_of}" if args.prior_of else "")
-        report = prior_of(ds, source, [b for b in args.baselines.split(",") if b])
+        baselines = [b for b in args.baselines.split(",") if b]
+        report = prior_of(ds, source, baselines, load_config(args.name, args.set))
         report["published"] = DATASETS[args.name].get("published", {})
         report["target"] = DATASETS[args.name].get("target", {})
         report["command"] = "python bench/quality.py " + " ".join(sys.argv[1:])
