@@ -25,6 +25,8 @@ def research(tmp_path_factory):
     folder = tmp_path_factory.mktemp("research")
     dataset, truth = research_log(folder / "data", users=150)
     config = IntentConfig.model_validate(RESEARCH_INTENTS)
-    network = NextItemConfig.load({"model": {"hidden": 32, "layers": 2, "max_len": 16, "dropout": 0.1}})
+    network = NextItemConfig.load(
+        {"model": {"hidden": 32, "layers": 2, "max_len": 16, "dropout": 0.1, "neighbour_prior": 16}}
+    )
     model = train_intents(dataset, config, next_item_config=network, out=folder / "model")
     return dataset, truth, model, folder / "model"

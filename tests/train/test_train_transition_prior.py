@@ -10,6 +10,7 @@ from seqintent.evaluate import evaluate_ranking
 from seqintent.models import MarkovChain, NextItemConfig, NextItemModel
 from seqintent.models.features import EventTokens
 from seqintent.models.intent_config import IntentConfig
+from seqintent.models.neighbours import item_neighbours
 from seqintent.models.ranking import target_ranks
 from seqintent.models.transitions import item_transitions, top_transitions
 from seqintent.train import add_transition_prior, train_next_item
@@ -150,3 +151,9 @@ def test_intent_training_counts_only_its_own_next_item_targets(research):
     assert np.array_equal(head.prior_items.numpy(), items)
     want = record["weight"] * np.log1p(probs / record["epsilon"])
     np.testing.assert_allclose(head.prior_bonus.numpy(), want, rtol=1e-5)
+    # the neighbour prior likewise: neighbourhoods of the same events only, weighed after it
+    votes = model.metrics["neighbour_prior"]
+    items, similarity = item_neighbours(tokens.item, tokens.user, data.next_item_target, model.n_items, 16)
+    assert np.array_equal(head.neighbour_items.numpy(), items)
+    np.testing.assert_allclose(head.neighbour_weight.numpy(), votes["weight"] * similarity, rtol=1e-6)
+    assert votes["valid_NDCG@10_with"] >= votes["valid_NDCG@10_without"]
