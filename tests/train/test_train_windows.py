@@ -85,3 +85,12 @@ def test_a_model_validated_on_the_newest_sessions_never_trains_on_them(tmp_path)
     # 30 sessions of 5 events, the newest 3 held out: 27 · 4 targets trained, 3 · 4 validated
     assert model.metrics["history"][0]["targets"] == 27 * 4
     assert model.metrics["valid_examples"] == 12
+
+
+def test_with_time_a_sequence_is_as_new_as_its_last_events_time(tmp_path):
+    # u starts first but its last event is the newest of all
+    users = ["u", "v", "v", "u", "w"]
+    ts = [1_000, 2_000, 3_000, 9_000, 5_000]
+    ds = build_dataset(tmp_path / "d", user=users, item=list("abcde"), ts_ms=ts)
+    by_name = {ds.vocab("users").value_of(i): r for i, r in enumerate(ds.sequence_recency())}
+    assert by_name == {"u": 9_000, "v": 3_000, "w": 5_000}
