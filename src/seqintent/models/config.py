@@ -163,7 +163,8 @@ class TrainConfig(_Strict):
         description="without a valid split: hold out the last training event of a seeded valid_fraction "
         "of sequences (last_event), or the newest valid_fraction of sequences whole, every position a "
         "target and none trained on (newest_sequences: the protocol of session benchmarks, whose test "
-        "sessions come after the training ones; newest by last event time, else by input position)",
+        "sessions come after the training ones; newest by last event time, else by input position). "
+        "Next-item training only: intent training validates on its own held-out users",
     )
     valid_max_examples: int | None = Field(
         20000, ge=1, description="cap on validation examples per epoch (a seeded subset; null: all)"
