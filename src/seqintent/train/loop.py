@@ -35,9 +35,8 @@ from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_
 from seqintent.models.network import NextItemNetwork
 from seqintent.models.ranking import action_indices, per_example_metrics, target_ranks
 from seqintent.schema.columns import ModelFiles, Splits
-from seqintent.train.neighbour_prior import fit_neighbour_prior
 from seqintent.train.objectives import NextItemObjective
-from seqintent.train.transition_prior import fit_transition_prior
+from seqintent.train.priors import fit_priors
 from seqintent.train.windows import TrainingPlan, next_item_plan, window_stride
 
 CHECKPOINT_STATE = "state.pt"
@@ -219,10 +218,7 @@ class _Training:
         if self.state.best_weights is not None:
             self.network.load_state_dict(self.state.best_weights)
         metrics = self._metrics(stopped_by)
-        if self.config.model.transition_prior:
-            metrics["transition_prior"] = self._fit_transition_prior()
-        if self.config.model.neighbour_prior:
-            metrics["neighbour_prior"] = self._fit_neighbour_prior()
+        metrics.update(self._fit_priors())
         model = self._model(metrics)
         if self.out is not None:
             model.save_pretrained(self.out, overwrite=self.overwrite)
@@ -323,22 +319,13 @@ class _Training:
             metrics=metrics,
         )
 
-    def _fit_transition_prior(self) -> dict[str, Any]:
-        """Count transitions where training read and weigh the prior on the validation targets."""
+    def _fit_priors(self) -> dict[str, dict[str, Any]]:
+        """Count the priors where training read and weigh them on the validation targets."""
         counted = self.plan.trained_events(self.tokens)
         metric = self.config.train.prior_weighing_metric
-        record = fit_transition_prior(self._model(), self.tokens, counted, self.valid_targets, metric=metric)
+        records = fit_priors(self._model(), self.tokens, counted, self.valid_targets, metric=metric)
         self.network.train()
-        return record
-
-    def _fit_neighbour_prior(self) -> dict[str, Any]:
-        """Neighbourhoods from the events training read, the votes weighed on the validation targets
-        (after the transition prior, whose bonus the scores then include)."""
-        counted = self.plan.trained_events(self.tokens)
-        metric = self.config.train.prior_weighing_metric
-        record = fit_neighbour_prior(self._model(), self.tokens, counted, self.valid_targets, metric=metric)
-        self.network.train()
-        return record
+        return records
 
     def validate(self) -> dict[str, float]:
         """HR / NDCG / MRR at 10 and 20 on the validation targets (full ranking)."""

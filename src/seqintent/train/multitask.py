@@ -54,10 +54,9 @@ from seqintent.schema.columns import Splits, Vocabularies
 from seqintent.train.calibration import cross_fitted_probabilities, fit_calibration
 from seqintent.train.labels import CutLabels, CutPlan, compute_labels, default_labels, plan_cuts
 from seqintent.train.loop import keep_freed_memory
-from seqintent.train.neighbour_prior import fit_neighbour_prior
 from seqintent.train.objectives import NextItemObjective
+from seqintent.train.priors import fit_priors
 from seqintent.train.profile import build_profile, choose_blend
-from seqintent.train.transition_prior import fit_transition_prior
 
 VALID_MAX_CUTS = 20000
 SUMMARY_FIT_STEPS = 100  # L-BFGS iterations of the summary path's warm start
@@ -332,8 +331,7 @@ class _Trainer:
             self._phase("heads", intent_weight=1.0, next_item_weight=0.0, train_encoder=False)
         else:
             self._phase(mode, intent_weight=1.0, next_item_weight=tcfg.next_item_weight, train_encoder=True)
-        prior = self._fit_transition_prior()  # before the profile, whose blend reads these scores
-        neighbours = self._fit_neighbour_prior()
+        priors = self._fit_priors()  # before the profile, whose blend reads these scores
         calibration, calibration_report = self._calibrate()
         profile, profile_report = self._profile()
         self.log.update(
@@ -350,10 +348,7 @@ class _Trainer:
         state = IntentState(self.config, self.data.specs, self.heads, calibration, profile, self.log)
         metrics = dict(self.base.metrics) if self.base is not None else {}
         metrics["intents"] = {k: v for k, v in self.log.items() if k != "phases"}
-        if prior is not None:
-            metrics["transition_prior"] = prior
-        if neighbours is not None:
-            metrics["neighbour_prior"] = neighbours
+        metrics.update(priors)
         self.network.eval()
         self.heads.eval()
         return self._model(metrics, state)
@@ -373,15 +368,13 @@ class _Trainer:
             intents=intents,
         )
 
-    def _fit_transition_prior(self) -> dict[str, Any] | None:
-        """Fit the next-item head's transition prior for this encoder (fine-tuning moved the one it
-        was weighed for; joint training never had one): counted on this loop's own next-item
-        targets (none after the test start, none of validation users) and weighed on the
-        validation users' next items, so nothing held out leaks into it."""
-        if not self.ni_config.model.transition_prior:
-            return None
+    def _fit_priors(self) -> dict[str, dict[str, Any]]:
+        """Fit the next-item head's priors for this encoder (fine-tuning moved the ones they were
+        weighed for; joint training never had them): counted on this loop's own next-item targets
+        (none after the test start, none of validation users) and weighed on the validation users'
+        next items, so nothing held out leaks into them."""
         training = self.network.training
-        record = fit_transition_prior(
+        records = fit_priors(
             self._model(),
             self.data.tokens,
             self.data.next_item_target,
@@ -389,23 +382,7 @@ class _Trainer:
             metric=self.ni_config.train.prior_weighing_metric,
         )
         self.network.train(training)
-        return record
-
-    def _fit_neighbour_prior(self) -> dict[str, Any] | None:
-        """Fit the neighbour prior after the transition prior, on the same events and validation
-        next items (see :meth:`_fit_transition_prior`)."""
-        if not self.ni_config.model.neighbour_prior:
-            return None
-        training = self.network.training
-        record = fit_neighbour_prior(
-            self._model(),
-            self.data.tokens,
-            self.data.next_item_target,
-            self.valid_next + 1,
-            metric=self.ni_config.train.prior_weighing_metric,
-        )
-        self.network.train(training)
-        return record
+        return records
 
     def _phase(
         self, name: str, *, intent_weight: float, next_item_weight: float, train_encoder: bool

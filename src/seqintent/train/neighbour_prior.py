@@ -21,9 +21,8 @@ from seqintent.models.base import HistoryBatch
 from seqintent.models.features import EventTokens
 from seqintent.models.model import NextItemModel, model_rows
 from seqintent.models.neighbours import item_neighbours
-from seqintent.models.ranking import action_indices, per_example_metrics, target_ranks
-from seqintent.train.transition_prior import with_model_settings
-from seqintent.train.windows import next_item_plan
+from seqintent.models.ranking import per_example_metrics, target_ranks
+from seqintent.train.prior_inputs import training_inputs, with_model_settings
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 CHUNK = 512
@@ -48,18 +47,15 @@ def add_neighbour_prior(
     ``model.neighbour_history``); ``metric`` the validation metric that weighs it (default: the
     config's ``train.prior_weighing_metric``).
     """
-    model.check_dataset(dataset)
     cfg = model.config.model
     top = top or cfg.neighbour_prior or DEFAULT_TOP
     history = history or cfg.neighbour_history
     if (top, history) != (cfg.neighbour_prior, cfg.neighbour_history):
         model = with_model_settings(model, ".neighbour_", neighbour_prior=top, neighbour_history=history)
-    tokens = EventTokens.from_dataset(dataset, model.spec)
-    actions = action_indices(dataset, model.config.train.target_actions)
-    plan = next_item_plan(tokens, model.config, actions, dataset)
+    tokens, counted, valid_targets = training_inputs(model, dataset)
     metric = metric or model.config.train.prior_weighing_metric
     model.metrics["neighbour_prior"] = fit_neighbour_prior(
-        model, tokens, plan.trained_events(tokens), plan.valid_targets, metric=metric
+        model, tokens, counted, valid_targets, metric=metric
     )
     return model
 

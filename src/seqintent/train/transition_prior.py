@@ -16,13 +16,11 @@ import numpy as np
 
 from seqintent.data import Dataset
 from seqintent.models.base import HistoryBatch
-from seqintent.models.config import NextItemConfig
 from seqintent.models.features import EventTokens
 from seqintent.models.model import NextItemModel, model_rows
-from seqintent.models.network import NextItemNetwork
-from seqintent.models.ranking import action_indices, per_example_metrics
+from seqintent.models.ranking import per_example_metrics
 from seqintent.models.transitions import item_transitions, top_transitions
-from seqintent.train.windows import next_item_plan
+from seqintent.train.prior_inputs import training_inputs, with_model_settings
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 EPSILONS = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -43,39 +41,15 @@ def add_transition_prior(
     ``metric`` is the validation metric that weighs it (default: the config's
     ``train.prior_weighing_metric``).
     """
-    model.check_dataset(dataset)
     top = top or model.config.model.transition_prior or DEFAULT_TOP
     if top != model.config.model.transition_prior:
         model = with_model_settings(model, ".prior_", transition_prior=top)
-    tokens = EventTokens.from_dataset(dataset, model.spec)
-    actions = action_indices(dataset, model.config.train.target_actions)
-    plan = next_item_plan(tokens, model.config, actions, dataset)
+    tokens, counted, valid_targets = training_inputs(model, dataset)
     metric = metric or model.config.train.prior_weighing_metric
     model.metrics["transition_prior"] = fit_transition_prior(
-        model, tokens, plan.trained_events(tokens), plan.valid_targets, metric=metric
+        model, tokens, counted, valid_targets, metric=metric
     )
     return model
-
-
-def with_model_settings(model: NextItemModel, rebuilt: str, **settings: Any) -> NextItemModel:
-    """A copy of ``model`` whose ``config.model`` takes ``settings``, with a network built for them:
-    every weight is kept but the buffers whose names contain ``rebuilt`` (the ones the settings
-    resize, which start at zero)."""
-    data = model.config.to_dict()
-    data["model"].update(settings)
-    config = NextItemConfig.model_validate(data)
-    network = NextItemNetwork(config.model, model.spec)
-    state = {k: v for k, v in model.network.state_dict().items() if rebuilt not in k}
-    network.load_state_dict(state, strict=False)
-    return NextItemModel(
-        network,
-        config,
-        model.spec,
-        vocabs=model.vocabs,
-        dataset_manifest=model.dataset_manifest,
-        metrics=dict(model.metrics),
-        intents=model.intents,
-    )
 
 
 def fit_transition_prior(

@@ -85,7 +85,11 @@ def plan_training(
         ends = ends.copy()
         if newest is not None:
             chosen = np.sort(eligible[np.argsort(newest[eligible], kind="stable")[len(eligible) - size :]])
-            valid = _ranges(starts[chosen] + 1, ends[chosen])
+            held = np.zeros(len(starts), dtype=bool)
+            held[chosen] = True
+            index = np.arange(tokens.n_events)
+            user = tokens.user
+            valid = np.flatnonzero(held[user] & (index > starts[user]) & (index < ends[user]))
             ends[chosen] = starts[chosen]
         else:
             rng = np.random.default_rng(seed)
@@ -113,15 +117,6 @@ def plan_training(
         valid_targets=valid,
         valid_held_out=held_out,
     )
-
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The integers of every ``[starts[i], ends[i])``, concatenated."""
-    lengths = np.maximum(ends - starts, 0)
-    if lengths.sum() == 0:
-        return np.zeros(0, np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.arange(int(lengths.sum()), dtype=np.int64) + offsets
 
 
 def next_item_plan(

@@ -1,0 +1,26 @@
+"""Both priors of the next-item head, fitted in order at the end of training: the transition prior
+first, then the neighbour prior on scores that include it (each where the model config has it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from seqintent.models.features import EventTokens
+from seqintent.models.model import NextItemModel
+from seqintent.train.neighbour_prior import fit_neighbour_prior
+from seqintent.train.transition_prior import fit_transition_prior
+
+
+def fit_priors(
+    model: NextItemModel, tokens: EventTokens, counted: np.ndarray, valid_targets: np.ndarray, *, metric: str
+) -> dict[str, dict[str, Any]]:
+    """Install the priors ``model.config`` names (in place) and return their records by metric
+    name (``transition_prior``, ``neighbour_prior``); arguments as :func:`fit_transition_prior`."""
+    fits = {"transition_prior": fit_transition_prior, "neighbour_prior": fit_neighbour_prior}  # in order
+    return {
+        name: fit(model, tokens, counted, valid_targets, metric=metric)
+        for name, fit in fits.items()
+        if getattr(model.config.model, name)
+    }
