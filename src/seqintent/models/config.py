@@ -166,6 +166,13 @@ class TrainConfig(_Strict):
         "sessions come after the training ones; newest by last event time, else by input position). "
         "Next-item training only: intent training validates on its own held-out users",
     )
+    refit: bool = Field(
+        False,
+        description="after validation has chosen the number of epochs and the priors' weights, train "
+        "afresh (same seed, same schedule) on every training event for that many epochs, validation's "
+        "included, and count the priors on them at the chosen weights; needs validation held out of "
+        "the training events (a Dataset without a valid split). Next-item training only",
+    )
     valid_max_examples: int | None = Field(
         20000, ge=1, description="cap on validation examples per epoch (a seeded subset; null: all)"
     )

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from seqintent._compat import require
 from seqintent.data import Dataset, read_json, write_json
-from seqintent.errors import ArtifactError, DataError
+from seqintent.errors import ArtifactError, ConfigError, DataError
 from seqintent.models.base import HistoryBatch
 from seqintent.models.batching import gather_tokens, history_rows
 from seqintent.models.config import NextItemConfig, TrainConfig
@@ -36,8 +36,8 @@ from seqintent.models.network import NextItemNetwork
 from seqintent.models.ranking import action_indices, per_example_metrics, target_ranks
 from seqintent.schema.columns import ModelFiles, Splits
 from seqintent.train.objectives import NextItemObjective
-from seqintent.train.priors import fit_priors
-from seqintent.train.windows import TrainingPlan, next_item_plan, window_stride
+from seqintent.train.priors import fit_priors, install_priors
+from seqintent.train.windows import TrainingPlan, next_item_plan, plan_training, window_stride
 
 CHECKPOINT_STATE = "state.pt"
 CHECKPOINT_CONFIG = "config.json"
@@ -145,26 +145,38 @@ class _Training:
                 file=str(dataset.path),
                 fix="check the Dataset's split (seqintent stats) or ingest more events",
             )
+        if tcfg.refit and not self.plan.valid_held_out:
+            raise ConfigError(
+                "a refit trains on the events validation held out, and this Dataset's validation events "
+                "are a split of their own (never trained on)",
+                key="train.refit",
+                fix="set train.refit: false, or ingest the Dataset without a valid split",
+            )
         self.valid_targets = self.plan.valid_targets
         # the cosine schedule is sized to `epochs` full passes; each pass has the same number of batches
         self.total_steps = tcfg.epochs * -(-self.plan.n_windows // tcfg.batch_size)
         self.important = important_events(self.tokens, mcfg)
-        torch.manual_seed(tcfg.seed)
-        self.network = NextItemNetwork(mcfg, self.spec)
-        self.optimizer = _adamw(self.network, tcfg.lr, tcfg.weight_decay)
-        self.generator = torch.Generator().manual_seed(tcfg.seed)
-        self.state = _State()
-        counts = np.bincount(
+        self.item_counts = np.bincount(
             self.tokens.item[(self.tokens.split == Splits.TRAIN) & (self.tokens.item > 0)],
             minlength=self.spec.n_items,
         )
-        self.objective = NextItemObjective(tcfg.loss, tcfg.negatives, counts, self.generator)
+        self._start_network()
+        self.state = _State()
         if resume:
             self._load_checkpoint()
         self.writer = None
         if tensorboard is not None:
             tb = require("torch.utils.tensorboard", "TensorBoard logs")
             self.writer = tb.SummaryWriter(str(tensorboard))
+
+    def _start_network(self) -> None:
+        """Fresh weights, optimiser and sampling generator from the seed (a refit starts as selection did)."""
+        tcfg = self.config.train
+        torch.manual_seed(tcfg.seed)
+        self.network = NextItemNetwork(self.config.model, self.spec)
+        self.optimizer = _adamw(self.network, tcfg.lr, tcfg.weight_decay)
+        self.generator = torch.Generator().manual_seed(tcfg.seed)
+        self.objective = NextItemObjective(tcfg.loss, tcfg.negatives, self.item_counts, self.generator)
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -219,6 +231,8 @@ class _Training:
             self.network.load_state_dict(self.state.best_weights)
         metrics = self._metrics(stopped_by)
         metrics.update(self._fit_priors())
+        if tcfg.refit:
+            metrics["refit"] = self._refit(metrics)
         model = self._model(metrics)
         if self.out is not None:
             model.save_pretrained(self.out, overwrite=self.overwrite)
@@ -227,6 +241,60 @@ class _Training:
         if self.writer is not None:
             self.writer.close()
         return model
+
+    def _refit(self, selection: dict[str, Any]) -> dict[str, Any]:
+        """Train afresh on every training event for the best epoch's count, then count the priors
+        on them at the weights validation chose; the record of what the refit did.
+
+        The network, the window order, the dropout and the sampled negatives start from the seed as
+        selection's did, and the cosine schedule is sized the same way (``epochs`` passes of the
+        larger epoch), so the refit's first ``best_epoch`` epochs follow selection's learning rates.
+        Nothing is validated (no target is left out), and no checkpoint is written: a run resumed
+        during the refit starts it again from selection's last checkpoint.
+        """
+        tcfg, mcfg = self.config.train, self.config.model
+        started = time.perf_counter()
+        epochs = self.state.best_epoch
+        self.plan = plan_training(
+            self.tokens,
+            mcfg.max_len + 1,
+            self.stride,
+            valid_fraction=0.0,
+            seed=tcfg.seed,
+            actions=self.target_actions,
+        )
+        self.total_steps = tcfg.epochs * -(-self.plan.n_windows // tcfg.batch_size)
+        self._start_network()
+        step = self.state.step
+        self.state.step = 0
+        history = []
+        bar = tqdm(total=epochs, desc="refit", unit="epoch", disable=not self.progress, file=sys.stderr)
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            loss, targets = self._train_epoch(epoch)
+            history.append(
+                {
+                    "epoch": epoch,
+                    "loss": round(loss, 5),
+                    "targets": targets,
+                    "train_s": round(time.perf_counter() - t0, 3),
+                }
+            )
+            bar.set_postfix(loss=f"{loss:.4f}")
+            bar.update()
+        bar.close()
+        self.state.step = step
+        priors = {
+            name: selection[name] for name in ("transition_prior", "neighbour_prior") if name in selection
+        }
+        install_priors(self._model(), self.tokens, self.plan.trained_events(self.tokens), priors)
+        return {
+            "epochs": epochs,
+            "train_windows": self.plan.n_windows,
+            "priors_counted_at": {name: _chosen(record) for name, record in priors.items()},
+            "seconds": round(time.perf_counter() - started, 3),
+            "history": history,
+        }
 
     def _train_epoch(self, epoch: int) -> tuple[float, int]:
         """One pass over the training windows: (mean loss, number of targets)."""
@@ -473,6 +541,11 @@ def learning_rate(train: TrainConfig, step: int, total_steps: int) -> float:
     progress = min(1.0, max(0.0, (done - train.warmup_steps) / span))
     floor = train.min_lr_ratio
     return train.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def _chosen(record: dict[str, Any]) -> dict[str, Any]:
+    """The weights a prior's fit chose (its record without the grid and the figures)."""
+    return {k: record[k] for k in ("weight", "epsilon") if k in record}
 
 
 def _length_buckets(

@@ -1,5 +1,6 @@
 """Both priors of the next-item head, fitted in order at the end of training: the transition prior
-first, then the neighbour prior on scores that include it (each where the model config has it)."""
+first, then the neighbour prior on scores that include it (each where the model config has it);
+after a refit, counted again on every training event at the weights the fit chose."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import numpy as np
 
 from seqintent.models.features import EventTokens
 from seqintent.models.model import NextItemModel
-from seqintent.train.neighbour_prior import fit_neighbour_prior
-from seqintent.train.transition_prior import fit_transition_prior
+from seqintent.train.neighbour_prior import fit_neighbour_prior, install_neighbour_prior
+from seqintent.train.transition_prior import fit_transition_prior, install_transition_prior
 
 
 def fit_priors(
@@ -24,3 +25,16 @@ def fit_priors(
         for name, fit in fits.items()
         if getattr(model.config.model, name)
     }
+
+
+def install_priors(
+    model: NextItemModel, tokens: EventTokens, counted: np.ndarray, records: dict[str, dict[str, Any]]
+) -> None:
+    """Count the priors ``records`` name (what :func:`fit_priors` returned) on ``counted`` events and
+    install them at the weights those records chose, without weighing them again (a refit has no
+    validation targets left to weigh them on)."""
+    if "transition_prior" in records:
+        chosen = records["transition_prior"]
+        install_transition_prior(model, tokens, counted, weight=chosen["weight"], epsilon=chosen["epsilon"])
+    if "neighbour_prior" in records:
+        install_neighbour_prior(model, tokens, counted, weight=records["neighbour_prior"]["weight"])

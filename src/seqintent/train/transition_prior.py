@@ -107,7 +107,7 @@ def fit_transition_prior(
         if figures[g] > figures[best]:
             best = g
     weight, epsilon = best
-    head.set_transition_prior(items, weight * np.log1p(probs / epsilon))
+    install_transition_prior(model, tokens, counted, weight=weight, epsilon=epsilon, counts=(items, probs))
     return {
         "top": top,
         "transitions": len(source),
@@ -121,6 +121,25 @@ def fit_transition_prior(
         "valid_examples": len(valid_targets),
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def install_transition_prior(
+    model: NextItemModel,
+    tokens: EventTokens,
+    counted: np.ndarray,
+    *,
+    weight: float,
+    epsilon: float,
+    counts: tuple[np.ndarray, np.ndarray] | None = None,
+) -> None:
+    """Count the transitions into ``counted`` events and install them at a given weight and epsilon
+    (what :func:`fit_transition_prior` chose; ``counts``: the top transitions when already counted)."""
+    items, probs = counts or top_transitions(
+        *item_transitions(tokens.item, tokens.user, counted),
+        model.n_items,
+        model.config.model.transition_prior,
+    )
+    model.network.next_item.set_transition_prior(items, weight * np.log1p(probs / epsilon))
 
 
 def _newest_items(tokens: EventTokens, rows: np.ndarray) -> np.ndarray:
