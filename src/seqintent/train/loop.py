@@ -254,7 +254,9 @@ class _Training:
         """
         tcfg, mcfg = self.config.train, self.config.model
         started = time.perf_counter()
-        epochs = self.state.best_epoch
+        # no validation ran before training stopped (a budget shorter than eval_every): selection kept
+        # its last weights, so the refit trains as many epochs
+        epochs = self.state.best_epoch or self.state.epoch
         self.plan = plan_training(
             self.tokens,
             mcfg.max_len + 1,
