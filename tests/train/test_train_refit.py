@@ -103,8 +103,9 @@ def test_the_refit_recounts_the_priors_at_the_weights_validation_chose(drifting,
     head = refitted.network.next_item
     assert head.prior_items[x, 0] == y  # counted on the held-out sessions too
     assert selected.network.next_item.prior_items[x].eq(0).all()  # never counted without the refit
-    if chosen["weight"] > 0:
-        assert head.prior_bonus[x, 0] > 0
+    # every x of the log is followed by y: P(y | x) = 1, at the chosen weight and epsilon
+    want = chosen["weight"] * np.log1p(1.0 / chosen["epsilon"])
+    assert float(head.prior_bonus[x, 0]) == pytest.approx(want, rel=1e-6)
 
 
 def test_a_refit_needs_validation_held_out_of_training(tmp_path):

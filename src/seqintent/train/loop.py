@@ -267,8 +267,7 @@ class _Training:
         )
         self.total_steps = tcfg.epochs * -(-self.plan.n_windows // tcfg.batch_size)
         self._start_network()
-        step = self.state.step
-        self.state.step = 0
+        self.state.step = 0  # the schedule restarts; nothing reads selection's step after this
         history = []
         bar = tqdm(total=epochs, desc="refit", unit="epoch", disable=not self.progress, file=sys.stderr)
         for epoch in range(1, epochs + 1):
@@ -285,7 +284,6 @@ class _Training:
             bar.set_postfix(loss=f"{loss:.4f}")
             bar.update()
         bar.close()
-        self.state.step = step
         priors = {
             name: selection[name] for name in ("transition_prior", "neighbour_prior") if name in selection
         }

@@ -118,7 +118,7 @@ def fit_neighbour_prior(
     for weight in WEIGHTS[1:]:  # strictly better only: ties keep the smaller weight
         if figures[weight] > figures[best]:
             best = weight
-    head.set_neighbour_prior(items, best * similarity)  # as install_neighbour_prior, without a recount
+    head.set_neighbour_prior(items, best * similarity)
     return {
         "top": cfg.neighbour_prior,
         "history": cfg.neighbour_history,
@@ -137,7 +137,7 @@ def install_neighbour_prior(
     model: NextItemModel, tokens: EventTokens, counted: np.ndarray, *, weight: float
 ) -> None:
     """Make the neighbourhoods of ``counted`` events and install them at a given weight (what
-    :func:`fit_neighbour_prior` chose)."""
+    :func:`fit_neighbour_prior` chose, after a refit)."""
     cfg = model.config.model
     items, similarity = item_neighbours(tokens.item, tokens.user, counted, model.n_items, cfg.neighbour_prior)
     model.network.next_item.set_neighbour_prior(items, weight * similarity)

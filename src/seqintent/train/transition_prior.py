@@ -107,7 +107,7 @@ def fit_transition_prior(
         if figures[g] > figures[best]:
             best = g
     weight, epsilon = best
-    install_transition_prior(model, tokens, counted, weight=weight, epsilon=epsilon, counts=(items, probs))
+    head.set_transition_prior(items, weight * np.log1p(probs / epsilon))
     return {
         "top": top,
         "transitions": len(source),
@@ -130,11 +130,10 @@ def install_transition_prior(
     *,
     weight: float,
     epsilon: float,
-    counts: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Count the transitions into ``counted`` events and install them at a given weight and epsilon
-    (what :func:`fit_transition_prior` chose; ``counts``: the top transitions when already counted)."""
-    items, probs = counts or top_transitions(
+    (what :func:`fit_transition_prior` chose, after a refit)."""
+    items, probs = top_transitions(
         *item_transitions(tokens.item, tokens.user, counted),
         model.n_items,
         model.config.model.transition_prior,
