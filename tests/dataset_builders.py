@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from seqintent.data import Dataset, DatasetWriter, SequenceArrays, Vocabulary
 from seqintent.schema.actions import ACTION_FAMILY
-from seqintent.schema.columns import Columns, SequenceFields, Splits, Vocabularies
+from seqintent.schema.columns import Columns, DatasetFiles, SequenceFields, Splits, Vocabularies
 from seqintent.schema.config import DatasetConfig
 
 SESSION_GAP_S = 1800.0
@@ -44,12 +44,14 @@ def build_dataset(
     split: Any = None,
     name: str = "fixture",
     timezone: str = "UTC",
+    item_attributes: dict[str, list[str]] | None = None,
 ) -> Dataset:
     """Write a Dataset folder from per-event arrays and open it.
 
     ``item`` uses ``""`` for events without an item; ``action`` defaults to ``view``; ``split``
     (per event: "train" / "valid" / "test") makes a ``given`` split, else leave-one-out (last
-    event → test, second to last → valid, for users with at least 3 events).
+    event → test, second to last → valid, for users with at least 3 events). ``item_attributes``
+    (item → list of values) writes the item table ``items.parquet`` with an ``attributes`` column.
     """
     user = np.asarray(user).astype(str)
     item = np.asarray(item).astype(str)
@@ -166,6 +168,17 @@ def build_dataset(
         "users": len(user_values),
         "items": len(item_values) - 1,
     }
+    if item_attributes is not None:
+        index = {v: i for i, v in enumerate(item_values) if v is not None}
+        names = list(item_attributes)
+        table = pa.table(
+            {
+                Columns.ITEM: names,
+                Columns.ITEM_INDEX: pa.array([index.get(v) for v in names], pa.int32()),
+                "attributes": [item_attributes[v] for v in names],
+            }
+        )
+        pq.write_table(table, writer.table_path(DatasetFiles.ITEMS_TABLE))
     return writer.finish(
         config=config, source={"files": ["fixture.csv"]}, has_time=ts is not None, stats=stats
     )

@@ -40,6 +40,7 @@ VARIANTS = {
             "important_slots": 4,
             "item_scores": "cosine",
             "neighbour_prior": 8,
+            "item_attributes": ["attributes"],
         },
         "train": TRAIN | {"epochs": 2},  # its tests check parity, not what it learned
     },
@@ -85,6 +86,10 @@ def dataset_of(events: list[dict[str, Any]], out: Path) -> Dataset:
         dwell_s=[e.get("dwell_s", np.nan) for e in events],
         name="rich",
         timezone=TIMEZONE,
+        # the group and the step of the walk, for the variants that embed item attributes
+        item_attributes={
+            e["item_id"]: [e["category"], "step" + e["item_id"][-1]] for e in events if "item_id" in e
+        },
     )
 
 

@@ -6,7 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from seqintent.errors import DataError
+from seqintent.errors import ConfigError, DataError
+from seqintent.schema.config import load_config
 from tests.ingest.ingest_helpers import Run, arrays, config, dropped, source, users, values
 
 
@@ -270,3 +271,52 @@ def test_several_sources_and_given_split(tmp_path):
     assert arrays(ds)["split"] == [0, 2, 0]
     assert [s["events_read"] for s in ds.stats["sources"]] == [2, 1]
     assert [s["events_kept"] for s in ds.stats["sources"]] == [2, 1]
+
+
+def test_item_attributes_from_one_json_object_named_after_the_events_file(tmp_path):
+    # The S3-Rec layout: Beauty.txt beside Beauty_item2attributes.json ({item: [attribute ids]}).
+    run = Run(tmp_path)
+    run.write("Shop.txt", "u1 10 11 12\nu2 11 12\n")
+    run.write("Shop_item2attributes.json", '{"11": [3, 4], "10": [1], "99": [7, 8, 9]}')
+    run.write("Other_item2attributes.json", '{"10": [5]}')
+    cfg = config(
+        {
+            "path": "Shop.txt",
+            "format": "sequences",
+            "user_id": "head",
+            "item_id": "token",
+            "action": {"value": "review"},
+        },
+        items={
+            "path": "{stem}_item2attributes.json",
+            "format": "json_object",
+            "item_id": "key",
+            "attrs": {"attributes": "value"},
+        },
+    )
+    ds = run(cfg, tmp_path / "in" / "Shop.txt")
+    index = {v: i for i, v in enumerate(ds.vocab("items").values)}
+    items = ds.items_table().to_pydict()
+    # every row of the object in file order; a list stays a list; 12 has none, 99 is in no event
+    assert items["item_id"] == ["11", "10", "99"]
+    assert items["attributes"] == [[3, 4], [1], [7, 8, 9]]
+    assert items["item_index"] == [index["11"], index["10"], None]
+    assert ds.stats["side_tables"]["items"] == {"rows": 3, "ids": 3, "malformed": 0}
+
+
+def test_json_object_side_table_must_be_an_object(tmp_path):
+    run = Run(tmp_path)
+    run.write("log.csv", "user,ts,action,item\n1,1,view,a\n")
+    run.write("items.json", '[{"a": [1]}]')
+    cfg = config(items={"path": "items.json", "format": "json_object", "item_id": "key"})
+    with pytest.raises(
+        DataError, match="expected one JSON object mapping ids to values, found a JSON array"
+    ) as err:
+        run(cfg)
+    assert err.value.file is not None and err.value.file.endswith("items.json")
+
+
+def test_json_object_is_refused_for_events(tmp_path):
+    with pytest.raises(ConfigError, match="json_object is a side-table format") as err:
+        load_config(config(source(format="json_object")))
+    assert str(err.value).startswith("sources[0].format:")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import csv
 import gzip
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -445,6 +446,23 @@ def test_s3rec_reads_the_other_benchmarks_given_their_file(tmp_path: Path) -> No
     # Without time, the file order is the sequence order: the first user's line, item for item.
     line = (_folder("seqrec-benchmarks-s3rec") / "LastFM.txt").read_text().splitlines()[0].split()
     assert _sequences_by_user(ds, [line[0]]) == {line[0]: line[1:]}
+
+
+def test_s3rec_reads_each_files_item_attributes(
+    ingested: Callable[[str, str], Dataset], tmp_path: Path
+) -> None:
+    beauty = ingested("s3rec", "seqrec-benchmarks-s3rec")
+    items = beauty.items_table().to_pydict()
+    # README: every one of Beauty's 12,101 items has its list (categories and brand)
+    assert len(items["item_id"]) == 12_101 and None not in items["item_index"]
+    source = json.loads((_folder("seqrec-benchmarks-s3rec") / "Beauty_item2attributes.json").read_text())
+    row = items["item_id"].index("4")
+    assert items["attributes"][row] == source["4"] == [1, 2, 3]
+    # given another file, {stem} picks that file's attributes
+    lastfm = _ingest(load_preset("s3rec"), _folder("seqrec-benchmarks-s3rec") / "LastFM.txt", tmp_path / "ds")
+    assert lastfm.stats["side_tables"]["items"]["rows"] == len(
+        json.loads((_folder("seqrec-benchmarks-s3rec") / "LastFM_item2attributes.json").read_text())
+    )
 
 
 def test_diginetica_anonymous_sessions_stand_for_users(ingested: Callable[[str, str], Dataset]) -> None:

@@ -52,6 +52,11 @@ def _check(config: DatasetConfig) -> None:
         )
 
 
+def _stem(path: Path) -> str:
+    """A file's name without its extension and a ``.gz`` (``Beauty.txt.gz`` → ``Beauty``)."""
+    return Path(path.name.removesuffix(".gz")).stem
+
+
 def _action_map(
     config: DatasetConfig, loaded: Loaded
 ) -> tuple[dict[tuple[int, str | None], int], Counter[int]]:
@@ -126,7 +131,7 @@ def ingest(
     _check(config)
     base, inputs = resolve_inputs(path, config)
     side_files = {
-        kind: side_table_files(base, spec.path, spec.format, kind)
+        kind: side_table_files(base, spec.path, spec.format, kind, stem=_stem(inputs[0][0].path))
         for kind, spec in (("items", config.items), ("users", config.users))
         if spec is not None
     }

@@ -119,8 +119,14 @@ def resolve_inputs(path: str | Path, config: DatasetConfig) -> tuple[Path, list[
     return base, files
 
 
-def side_table_files(base: Path, pattern: str, declared: str, key: str) -> list[InputFile]:
-    """Files of an item or user side table, resolved against the base folder."""
+def side_table_files(base: Path, pattern: str, declared: str, key: str, stem: str) -> list[InputFile]:
+    """Files of an item or user side table, resolved against the base folder.
+
+    ``{stem}`` in the pattern is ``stem``, the name of the first events file without its extension,
+    so one preset serves a folder of datasets that each have their own side file
+    (``Beauty.txt`` with ``Beauty_item2attributes.json``).
+    """
+    pattern = pattern.replace("{stem}", stem)
     return [InputFile(p, detect_format(p, declared)) for p in _expand(_under(base, pattern), key)]
 
 

@@ -19,7 +19,7 @@ from seqintent.errors import DataError, close_names
 from seqintent.ingest._inputs import InputFile
 from seqintent.ingest._lines import open_jsonl, open_prefix_label, open_sequences
 from seqintent.ingest._mapping import REASON, StagePlan, needs_row_column, plan_stage
-from seqintent.ingest._readers import ROW, RawInput, open_csv, open_parquet
+from seqintent.ingest._readers import ROW, RawInput, open_csv, open_json_object, open_parquet
 from seqintent.ingest._sql import error_text, ident, literal, unify_types
 from seqintent.schema.actions import CANONICAL_ACTIONS, canonical_action
 from seqintent.schema.columns import Columns, DropReasons
@@ -105,6 +105,8 @@ def open_table(
         return open_parquet(con, file, tag)
     if file.format == "jsonl":
         return open_jsonl(con, file, spec, tag)
+    if file.format == "json_object":
+        return open_json_object(con, file, tag)
     raise DataError(f"a side table cannot be in the {file.format!r} format", file=str(file.path))
 
 

@@ -53,6 +53,15 @@ class ModelConfig(_Strict):
         True, description="embed the item's category (only where the log has some)"
     )
     dwell_features: bool = Field(True, description="embed dwell-time buckets (only where the log has dwell)")
+    item_attributes: list[str] = Field(
+        default_factory=list,
+        description="columns of the Dataset's item table (brand, categories: one value or a list per item) "
+        "whose embeddings join the item's own, in the history and in the scored catalogue alike, so items "
+        "seen rarely share what their attributes learn ([]: none)",
+    )
+    item_attribute_slots: int = Field(
+        8, ge=1, description="item_attributes: values kept per item (the first ones in table order)"
+    )
     time_bias: bool = Field(False, description="learned relative-time bias between positions in attention")
     repeat_head: bool = Field(
         False, description="add a learned score for items already in the history (copy / repeat mechanism)"

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from seqintent.data import Dataset
+from seqintent.models.item_attributes import ItemAttributeCodes
 from seqintent.schema.actions import FAMILIES
 from seqintent.schema.columns import SequenceFields, Vocabularies
 
@@ -72,13 +73,16 @@ class InputSpec(BaseModel):
     has_time: bool = Field(description="the Dataset has timestamps")
     has_dwell: bool = Field(description="the Dataset has dwell times")
     timezone: str = Field("UTC", description="zone for hour-of-day and weekday")
+    item_attribute_values: int = Field(0, description="item attribute codes, padding included (0: none)")
+    item_attribute_slots: int = Field(0, description="attribute codes per item (0: no item attributes)")
 
     @property
     def n_families(self) -> int:
         return len(FAMILY_NAMES) + 1
 
     @classmethod
-    def from_dataset(cls, ds: Dataset) -> InputSpec:
+    def from_dataset(cls, ds: Dataset, attributes: ItemAttributeCodes | None = None) -> InputSpec:
+        """What ``ds`` offers; ``attributes`` (:func:`item_attribute_codes`) sizes the attribute table."""
         actions = ds.vocab(Vocabularies.ACTIONS)
         families = actions.extra.get("family", [None] * len(actions))
         codes = [0] + [FAMILY_NAMES.index(f) + 1 if f in FAMILY_NAMES else 0 for f in families[1:]]
@@ -91,6 +95,8 @@ class InputSpec(BaseModel):
             has_time=ds.has_time,
             has_dwell=dwell is not None and bool(np.isfinite(np.asarray(dwell)).any()),
             timezone=ds.timezone,
+            item_attribute_values=0 if attributes is None else attributes.n_values,
+            item_attribute_slots=0 if attributes is None else attributes.slots,
         )
 
 

@@ -224,6 +224,7 @@ def export_runtime(
     if anomaly is not None:
         _check_anomaly(Path(anomaly))  # before the export's minutes, not after
     loaded = NextItemModel.from_pretrained(model_path)
+    loaded.network.encoder.fold_item_attributes()  # this copy only serves: one item table to read
     out_path = runtime_path_for(model_path) if out is None else Path(out)
     graph = explained_network(loaded)
     max_len = loaded.config.model.max_len
@@ -324,7 +325,8 @@ def _runtime_config(
     spec, cfg = model.spec, model.config.model
     return RuntimeConfig(
         tokens=TokenSpec(
-            **spec.model_dump(),
+            # the item attribute codes are a buffer inside the graph: tokens carry item indices only
+            **spec.model_dump(exclude={"item_attribute_values", "item_attribute_slots"}),
             gap_buckets=GAP_BUCKETS,
             dwell_buckets=DWELL_BUCKETS,
             families=list(FAMILY_NAMES),

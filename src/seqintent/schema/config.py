@@ -152,12 +152,19 @@ class ExplodeSpec(_Strict):
     separator: str = Field(" ", description="token separator")
 
 
-SourceFormat = Literal["auto", "csv", "tsv", "parquet", "jsonl", "sequences", "prefix_label"]
+SourceFormat = Literal["auto", "csv", "tsv", "parquet", "jsonl", "sequences", "prefix_label", "json_object"]
 
 
 class _TableSource(_Strict):
-    path: str = Field(description="file or glob; relative paths are resolved against the input folder")
-    format: SourceFormat = Field("auto", description="file format; 'auto' goes by the extension")
+    path: str = Field(
+        description="file or glob; relative paths are resolved against the input folder; in a side "
+        "table's path, {stem} is the name of the first events file without its extension"
+    )
+    format: SourceFormat = Field(
+        "auto",
+        description="file format; 'auto' goes by the extension; json_object (side tables only): one "
+        'JSON object {"id": value, ...}, read as the columns key and value',
+    )
     delimiter: str | None = Field(
         None, description="field delimiter of a text table (auto-detected if unset)"
     )
@@ -196,13 +203,23 @@ class SourceConfig(_TableSource):
         None, description="with split kind 'given': the split of every event of this source"
     )
 
+    @field_validator("format")
+    @classmethod
+    def _events_format(cls, value: str) -> str:
+        if value == "json_object":
+            raise ValueError("json_object is a side-table format (items, users); events need one row each")
+        return value
+
 
 class ItemTable(_TableSource):
     """Item side information joined to events by item id (category, attributes)."""
 
     item_id: FieldRef = Field(description="item id, as in the events")
     category: FieldRef | None = Field(None, description="item category (used where events have none)")
-    attrs: dict[str, FieldRef] = Field(default_factory=dict, description="extra item attributes")
+    attrs: dict[str, FieldRef] = Field(
+        default_factory=dict,
+        description="extra item attributes; a list value (a brand and categories) is kept as a list",
+    )
 
 
 class UserTable(_TableSource):

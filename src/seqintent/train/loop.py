@@ -31,6 +31,7 @@ from seqintent.models.base import HistoryBatch
 from seqintent.models.batching import gather_tokens, history_rows
 from seqintent.models.config import NextItemConfig, TrainConfig
 from seqintent.models.features import EventTokens, InputSpec
+from seqintent.models.item_attributes import item_attribute_codes
 from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_events
 from seqintent.models.network import NextItemNetwork
 from seqintent.models.ranking import action_indices, per_example_metrics, target_ranks
@@ -134,7 +135,8 @@ class _Training:
         self.out = None if out is None else Path(out)
         self.ckpt = None if out is None else checkpoint_dir(out)
         mcfg, tcfg = config.model, config.train
-        self.spec = InputSpec.from_dataset(dataset)
+        self.item_attributes = item_attribute_codes(dataset, mcfg.item_attributes, mcfg.item_attribute_slots)
+        self.spec = InputSpec.from_dataset(dataset, self.item_attributes)
         self.tokens = EventTokens.from_dataset(dataset, self.spec)
         self.stride = window_stride(config)
         self.target_actions = action_indices(dataset, tcfg.target_actions)
@@ -173,7 +175,7 @@ class _Training:
         """Fresh weights, optimiser and sampling generator from the seed (a refit starts as selection did)."""
         tcfg = self.config.train
         torch.manual_seed(tcfg.seed)
-        self.network = NextItemNetwork(self.config.model, self.spec)
+        self.network = NextItemNetwork(self.config.model, self.spec, self.item_attributes)
         self.optimizer = _adamw(self.network, tcfg.lr, tcfg.weight_decay)
         self.generator = torch.Generator().manual_seed(tcfg.seed)
         self.objective = NextItemObjective(tcfg.loss, tcfg.negatives, self.item_counts, self.generator)

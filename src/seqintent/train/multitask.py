@@ -48,6 +48,7 @@ from seqintent.models.inference import run_network
 from seqintent.models.intent_config import IntentConfig, LabelSpec
 from seqintent.models.intent_metrics import binary_metrics, class_metrics, roc_auc
 from seqintent.models.intents import IntentState
+from seqintent.models.item_attributes import ItemAttributeCodes, item_attribute_codes
 from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_events
 from seqintent.models.network import NextItemNetwork
 from seqintent.schema.columns import Splits, Vocabularies
@@ -229,7 +230,11 @@ def train_intents(
     config = config or IntentConfig()
     tcfg = config.train
     next_item_config = model.config if model is not None else (next_item_config or NextItemConfig())
-    spec = model.spec if model is not None else InputSpec.from_dataset(dataset)
+    attributes = None
+    if model is None:
+        mcfg = next_item_config.model
+        attributes = item_attribute_codes(dataset, mcfg.item_attributes, mcfg.item_attribute_slots)
+    spec = model.spec if model is not None else InputSpec.from_dataset(dataset, attributes)
     if model is not None:
         model.check_dataset(dataset)
     data = prepare_intents(dataset, config, spec, next_item_before_test=next_item_before_test)
@@ -244,7 +249,7 @@ def train_intents(
     torch.set_num_threads(tcfg.threads)
     keep_freed_memory()
     try:
-        trainer = _Trainer(dataset, data, config, next_item_config, spec, model, progress)
+        trainer = _Trainer(dataset, data, config, next_item_config, spec, model, progress, attributes)
         result = trainer.run()
     finally:
         torch.set_num_threads(threads)
@@ -263,13 +268,14 @@ class _Trainer:
         spec: InputSpec,
         model: NextItemModel | None,
         progress: bool,
+        attributes: ItemAttributeCodes | None,
     ) -> None:
         self.dataset, self.data, self.config, self.progress = dataset, data, config, progress
         self.ni_config, self.spec, self.base = next_item_config, spec, model
         tcfg = config.train
         torch.manual_seed(tcfg.seed)
         mcfg = next_item_config.model
-        self.network = model.network if model is not None else NextItemNetwork(mcfg, spec)
+        self.network = model.network if model is not None else NextItemNetwork(mcfg, spec, attributes)
         recent = (
             RecentEvents(config.recent_events, spec.n_actions, spec.n_families, config.head_hidden)
             if config.recent_events
