@@ -316,6 +316,16 @@ def test_json_object_side_table_must_be_an_object(tmp_path):
     assert err.value.file is not None and err.value.file.endswith("items.json")
 
 
+def test_json_object_side_table_with_a_repeated_id_names_the_file(tmp_path):
+    run = Run(tmp_path)
+    run.write("log.csv", "user,ts,action,item\n1,1,view,a\n")
+    run.write("items.json", '{"a": [1], "a": [2]}')
+    cfg = config(items={"path": "items.json", "format": "json_object", "item_id": "key"})
+    with pytest.raises(DataError, match="Map keys must be unique") as err:
+        run(cfg)
+    assert err.value.file is not None and err.value.file.endswith("items.json")
+
+
 def test_json_object_is_refused_for_events(tmp_path):
     with pytest.raises(ConfigError, match="json_object is a side-table format") as err:
         load_config(config(source(format="json_object")))

@@ -310,7 +310,7 @@ def open_json_object(con: duckdb.DuckDBPyConnection, file: InputFile, tag: str) 
     """One JSON object ``{"id": value, ...}`` (a side table) as rows ``(key, value)`` in file order.
 
     The values' type is inferred from all of them (``[1, 2]`` lists become integer lists), so a list
-    of attributes stays a list.
+    of attributes stays a list; values of mixed types stay JSON text.
     """
     table = f"jobj_{tag}"
     path = literal(str(file.path))
@@ -324,20 +324,22 @@ def open_json_object(con: duckdb.DuckDBPyConnection, file: InputFile, tag: str) 
             file=str(file.path),
             fix='give {"id": value, ...}, or a JSONL / CSV / Parquet table with format set to match',
         )
-    con.execute(
-        f"CREATE TABLE {table}_raw AS SELECT unnest(map_keys(m)) AS key, unnest(map_values(m)) AS value "
-        f"FROM (SELECT CAST(CAST(content AS JSON) AS MAP(VARCHAR, JSON)) AS m FROM read_text({path}))"
-    )
-    structure = con.execute(f"SELECT json_group_structure(value) FROM {table}_raw").fetchall()[0][0]
     try:
         con.execute(
+            f"CREATE TABLE {table}_raw AS SELECT unnest(map_keys(m)) AS key, unnest(map_values(m)) AS value "
+            f"FROM (SELECT CAST(CAST(content AS JSON) AS MAP(VARCHAR, JSON)) AS m FROM read_text({path}))"
+        )
+        structure = con.execute(f"SELECT json_group_structure(value) FROM {table}_raw").fetchall()[0][0]
+        # an empty object has no value to infer a type from: its (no) values stay JSON
+        value = "value" if structure is None else f"json_transform_strict(value, {literal(str(structure))})"
+        con.execute(
             f"CREATE TABLE {table} AS SELECT rowid + 1 AS {ROW}, rowid + 1 AS {RawColumns.ROW_NO}, key, "
-            f"json_transform_strict(value, {literal(str(structure))}) AS value FROM {table}_raw"
+            f"{value} AS value FROM {table}_raw"
         )
     except duckdb.Error as exc:
         raise _read_error(file, exc, "one JSON object with values of one type") from None
     finally:
-        con.execute(f"DROP TABLE {table}_raw")
+        con.execute(f"DROP TABLE IF EXISTS {table}_raw")
     columns = {name: sql_type for name, sql_type, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
     return RawInput(file, table, columns, ROW, tag, staged_tables=[table])
 
