@@ -249,13 +249,20 @@ def run_recbole(name: str, time_budget_min: float, reuse: bool = False) -> dict[
 def speed_versus_recbole(ours: dict[str, Any], recbole: dict[str, Any]) -> dict[str, Any]:
     """Epoch time ratio, and how long each took to reach RecBole's best validation NDCG@10."""
     target = (recbole.get("best_valid") or {}).get("ndcg@10")
-    elapsed, reached = 0.0, None
+    elapsed, reached, reached_by = 0.0, None, None
     for rec in ours["history"]:
         elapsed += rec["train_s"] + rec.get("valid_s", 0.0)
         if target is not None and rec.get("valid", {}).get("NDCG@10", -1) >= target:
-            reached = round(elapsed, 1)
+            reached, reached_by = round(elapsed, 1), f"the network at epoch {rec['epoch']}"
             break
-    per_epoch = ours["training"]["train_seconds_per_epoch"]
+    training = ours["training"]
+    prior = training.get("transition_prior") or {}
+    if reached is None and target is not None and prior.get("valid_NDCG@10_with", -1) >= target:
+        # what `seqintent train` delivers: the network plus the prior fitted when training ends (the
+        # history's per-epoch figures are the network's alone)
+        reached = round(training["seconds_total"] + prior["seconds"], 1)
+        reached_by = "the trained model, the transition prior included, when training ended"
+    per_epoch = training["train_seconds_per_epoch"]
     return {
         "epoch_s": {
             "seqintent": per_epoch,
@@ -266,6 +273,7 @@ def speed_versus_recbole(ours: dict[str, Any], recbole: dict[str, Any]) -> dict[
             "seqintent": reached,
             "recbole": recbole["seconds_to_best"],
             "ratio": None if reached is None else round(reached / recbole["seconds_to_best"], 4),
+            "reached_by": reached_by,
         },
         "test_ndcg10": {"seqintent": ours["model"]["NDCG@10"], "recbole": recbole["test"].get("ndcg@10")},
     }
