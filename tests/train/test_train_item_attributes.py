@@ -11,7 +11,10 @@ from seqintent.ingest import ingest
 from seqintent.models import NextItemConfig, NextItemModel
 from seqintent.models.base import HistoryBatch
 from seqintent.models.features import EventTokens
+from seqintent.models.intent_config import IntentConfig
 from seqintent.train import train_next_item
+from seqintent.train.multitask import train_intents
+from tests.dataset_builders import build_dataset
 
 BRANDS, WARM, COLD, USERS_PER_BRAND = 8, 6, 4, 12
 
@@ -123,8 +126,6 @@ def test_attributes_need_an_item_table_with_the_named_column(brands, tmp_path):
     with pytest.raises(ConfigError, match=r"no attribute 'brand'") as err:
         train_next_item(brands, _config(["brand"]))
     assert err.value.key == "model.item_attributes"
-    from tests.dataset_builders import build_dataset
-
     plain = build_dataset(tmp_path / "plain", user=["u"] * 4, item=list("abcd"))
     with pytest.raises(ConfigError, match="the Dataset has no item table"):
         train_next_item(plain, _config(["attributes"]))
@@ -139,3 +140,31 @@ def test_folding_the_attributes_into_the_item_table_keeps_every_score(brands, wi
     tokens = EventTokens.from_dataset(brands)
     batch = HistoryBatch(tokens, tokens.offsets[:-1], tokens.offsets[1:] - 1, None)
     np.testing.assert_allclose(folded.score(batch), with_attributes.score(batch), rtol=0, atol=1e-6)
+
+
+def test_intent_training_from_scratch_embeds_the_attributes_too(tmp_path):
+    rng = np.random.default_rng(0)
+    user, item, action, ts = [], [], [], []
+    for u in range(30):
+        for k in range(10):
+            user.append(f"u{u}")
+            item.append(f"i{int(rng.integers(12))}")
+            action.append(str(rng.choice(["view", "view", "cart", "buy"])))
+            ts.append(1_700_000_000_000 + (u * 100 + k) * 3_600_000)
+    attributes = {f"i{i}": [f"brand{i % 3}"] for i in range(12)}
+    ds = build_dataset(
+        tmp_path / "d", user=user, item=item, action=action, ts_ms=ts, item_attributes=attributes
+    )
+    model = train_intents(
+        ds,
+        IntentConfig.model_validate(
+            {"labels": [{"name": "next_action", "kind": "next_action"}], "train": {"epochs": 1, "threads": 1}}
+        ),
+        next_item_config=_config(["attributes"]),
+    )
+    codes = model.network.encoder.item_attributes
+    items = ds.vocab("items")
+    # one brand code per item, shared by the items of a brand, and none for padding
+    assert codes[0].eq(0).all() and int((codes > 0).sum()) == len(items) - 1
+    assert torch.equal(codes[items.index_of("i0")], codes[items.index_of("i3")])
+    assert not torch.equal(codes[items.index_of("i0")], codes[items.index_of("i1")])
