@@ -38,27 +38,7 @@ def brands(tmp_path_factory):
             lines.append(" ".join([f"u{b}-{u}", *warm, cold]))
     (root / "Shop.txt").write_text("\n".join(lines) + "\n")
     (root / "Shop_item2attributes.json").write_text(json.dumps(attributes))
-    config = {
-        "name": "brands",
-        "sources": [
-            {
-                "path": "Shop.txt",
-                "format": "sequences",
-                "user_id": "head",
-                "item_id": "token",
-                "action": {"value": "review"},
-            }
-        ],
-        "items": {
-            "path": "{stem}_item2attributes.json",
-            "format": "json_object",
-            "item_id": "key",
-            "attrs": {"attributes": "value"},
-        },
-        "cleaning": {"dedup_within_s": None, "min_dwell_s": None},
-        "split": {"kind": "leave_one_out"},
-    }
-    return ingest(root, config, root / "ds")
+    return ingest(root / "Shop.txt", "s3rec", root / "ds")  # the S3-Rec layout, read by its preset
 
 
 def _config(attributes: list[str]) -> NextItemConfig:

@@ -210,10 +210,17 @@ class SequenceEncoder(nn.Module):
         self.item_attributes = None
 
     def _attribute_mean(self, codes: torch.Tensor) -> torch.Tensor:
-        """Mean embedding [..., H] of attribute codes [..., slots] (zeros for an item without any)."""
-        codes = codes.long()
-        n = (codes > 0).sum(dim=-1, keepdim=True).clamp(min=1)
-        return self.attribute_emb(codes).sum(dim=-2) / n
+        """Mean embedding [..., H] of attribute codes [..., slots] (zeros for an item without any).
+
+        One bag of codes per item: about 3x faster to train than gathering [..., slots, H] and
+        summing (the whole catalogue on Beauty: 9 against 25 ms a step); the export folds it away.
+        """
+        flat = codes.reshape(-1, codes.shape[-1]).long()
+        present = flat > 0
+        counts = present.sum(dim=1)
+        offsets = torch.cumsum(counts, 0) - counts
+        bags = F.embedding_bag(flat[present], self.attribute_emb.weight, offsets, mode="mean")
+        return bags.reshape(*codes.shape[:-1], -1)
 
     def item_vectors(self, item: torch.Tensor) -> torch.Tensor:
         """Each item's vector [..., H]: its own embedding plus the mean of its attributes'."""
@@ -227,14 +234,7 @@ class SequenceEncoder(nn.Module):
         """Every item's vector [V, H] (the table next-item scores are taken against)."""
         if self.item_attributes is None:
             return self.item_emb.weight
-        # one bag of attribute codes per item: the mean as in _attribute_mean, about 3x faster to train
-        # than gathering [V, slots, H] (Beauty: 9 against 27 ms a step); the export folds it away
-        codes = self.item_attributes.long()
-        present = codes > 0
-        counts = present.sum(dim=1)
-        offsets = torch.cumsum(counts, 0) - counts
-        bags = F.embedding_bag(codes[present], self.attribute_emb.weight, offsets, mode="mean")
-        return self.item_emb.weight + bags
+        return self.item_emb.weight + self._attribute_mean(self.item_attributes)
 
     def attention_mask(self, action: torch.Tensor, time_s: torch.Tensor) -> torch.Tensor:
         """Causal mask over real events: bool [B, 1, T, T], or float [B, heads, T, T] with the time bias.
