@@ -15,7 +15,7 @@ from seqintent.models.ranking import target_ranks
 from seqintent.models.transitions import item_transitions, top_transitions
 from seqintent.train import add_transition_prior, train_next_item
 from seqintent.train.multitask import prepare_intents
-from seqintent.train.transition_prior import _ranks_with_bonus
+from seqintent.train.transition_prior import _largest, _ranks_with_bonus
 from tests.dataset_builders import build_dataset
 from tests.intent_builders import RESEARCH_INTENTS
 
@@ -110,6 +110,15 @@ def test_ranks_with_a_bonus_equal_ranks_of_the_scores_with_the_bonus_added():
         scores, scores[rows, columns], bonus, columns, targets, scores[rows[:, 0], targets]
     )
     np.testing.assert_array_equal(got, target_ranks(added, targets))
+    # counted on each row's 25 largest scores only: exact up to rank 25 - 5 prior columns, beyond it after
+    capped = _ranks_with_bonus(
+        _largest(scores, 25), scores[rows, columns], bonus, columns, targets, scores[rows[:, 0], targets]
+    )
+    exact = target_ranks(added, targets)
+    near = exact <= 20
+    assert near.sum() >= 10 and (~near).sum() >= 10
+    np.testing.assert_array_equal(capped[near], exact[near])
+    assert (capped[~near] > 20).all()
 
 
 def test_a_model_trained_without_the_prior_gets_the_same_one_afterwards(chains, briefly_trained, tmp_path):

@@ -161,6 +161,13 @@ class TrainConfig(_Strict):
         description="the validation metric that weighs the transition and neighbour priors after "
         "training (null: valid_metric)",
     )
+    select_with_priors: bool = Field(
+        False,
+        description="fit the transition and neighbour priors (those the model has) to the network at "
+        "every validation, weighed as at the end of training, so early stopping and the best epoch "
+        "follow the model training delivers rather than the network alone; each validation then scores "
+        "the validation targets four times instead of once. Next-item training only",
+    )
     valid_fraction: float = Field(
         0.1,
         gt=0,

@@ -37,7 +37,7 @@ from seqintent.models.network import NextItemNetwork
 from seqintent.models.ranking import action_indices, per_example_metrics, target_ranks
 from seqintent.schema.columns import ModelFiles, Splits
 from seqintent.train.objectives import NextItemObjective
-from seqintent.train.priors import fit_priors, install_priors
+from seqintent.train.priors import clear_priors, fit_priors, install_priors
 from seqintent.train.windows import TrainingPlan, next_item_plan, plan_training, window_stride
 
 CHECKPOINT_STATE = "state.pt"
@@ -154,6 +154,13 @@ class _Training:
                 key="train.refit",
                 fix="set train.refit: false, or ingest the Dataset without a valid split",
             )
+        if tcfg.select_with_priors and not (mcfg.transition_prior or mcfg.neighbour_prior):
+            raise ConfigError(
+                "selection with the priors needs a model with at least one prior",
+                key="train.select_with_priors",
+                fix="set model.transition_prior (e.g. 32) or model.neighbour_prior (e.g. 200), or "
+                "train.select_with_priors: false",
+            )
         self.valid_targets = self.plan.valid_targets
         # the cosine schedule is sized to `epochs` full passes; each pass has the same number of batches
         self.total_steps = tcfg.epochs * -(-self.plan.n_windows // tcfg.batch_size)
@@ -207,7 +214,7 @@ class _Training:
             }
             if epoch % tcfg.eval_every == 0 or epoch == tcfg.epochs:
                 t1 = time.perf_counter()
-                metrics = self.validate()
+                metrics = self._validate_epoch(record)
                 record["valid_s"] = round(time.perf_counter() - t1, 3)
                 record["valid"] = metrics
                 score = metrics[tcfg.valid_metric]
@@ -396,6 +403,17 @@ class _Training:
         records = fit_priors(self._model(), self.tokens, counted, self.valid_targets, metric=metric)
         self.network.train()
         return records
+
+    def _validate_epoch(self, record: dict[str, Any]) -> dict[str, float]:
+        """The figures early stopping watches: the network's own, or with ``select_with_priors`` the
+        network with both priors fitted to it (then the network's own land in
+        ``record["valid_network"]`` and the priors' chosen weights in ``record["priors"]``)."""
+        if not self.config.train.select_with_priors:
+            return self.validate()
+        clear_priors(self._model())
+        record["valid_network"] = self.validate()
+        record["priors"] = {name: _chosen(fit) for name, fit in self._fit_priors().items()}
+        return self.validate()
 
     def validate(self) -> dict[str, float]:
         """HR / NDCG / MRR at 10 and 20 on the validation targets (full ranking)."""

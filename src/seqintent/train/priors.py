@@ -1,6 +1,7 @@
-"""Both priors of the next-item head, fitted in order at the end of training: the transition prior
-first, then the neighbour prior on scores that include it (each where the model config has it);
-after a refit, counted again on every training event at the weights the fit chose."""
+"""Both priors of the next-item head, fitted in order at the end of training (and at every
+validation with ``train.select_with_priors``): the transition prior first, then the neighbour prior
+on scores that include it (each where the model config has it); after a refit, counted again on
+every training event at the weights the fit chose."""
 
 from __future__ import annotations
 
@@ -18,13 +19,25 @@ def fit_priors(
     model: NextItemModel, tokens: EventTokens, counted: np.ndarray, valid_targets: np.ndarray, *, metric: str
 ) -> dict[str, dict[str, Any]]:
     """Install the priors ``model.config`` names (in place) and return their records by metric
-    name (``transition_prior``, ``neighbour_prior``); arguments as :func:`fit_transition_prior`."""
+    name (``transition_prior``, ``neighbour_prior``); arguments as :func:`fit_transition_prior`.
+
+    Priors installed before (a pre-trained encoder's, an earlier validation's) are cleared first,
+    so the transition prior is never weighed on scores that still carry old neighbour votes."""
+    clear_priors(model)
     fits = {"transition_prior": fit_transition_prior, "neighbour_prior": fit_neighbour_prior}  # in order
     return {
         name: fit(model, tokens, counted, valid_targets, metric=metric)
         for name, fit in fits.items()
         if getattr(model.config.model, name)
     }
+
+
+def clear_priors(model: NextItemModel) -> None:
+    """Zero both priors' bonuses (where the head has them): the network's own scores."""
+    head = model.network.next_item
+    for bonus in (head.prior_bonus, head.neighbour_weight):
+        if bonus is not None:
+            bonus.zero_()
 
 
 def install_priors(

@@ -16,6 +16,7 @@ import numpy as np
 
 from seqintent.data import Dataset
 from seqintent.models.base import HistoryBatch
+from seqintent.models.config import VALID_METRICS
 from seqintent.models.features import EventTokens
 from seqintent.models.model import NextItemModel, model_rows
 from seqintent.models.ranking import per_example_metrics
@@ -25,6 +26,8 @@ from seqintent.train.prior_inputs import training_inputs, with_model_settings
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 EPSILONS = (1e-4, 1e-3, 1e-2, 1e-1)
 CHUNK = 1024
+# the deepest rank a weighing metric reads (HR / NDCG / MRR at 10 or 20): ranks below it need not be exact
+RANK_CUTOFF = max(int(name.split("@")[1]) for name in VALID_METRICS)
 DEFAULT_TOP = 32  # transitions kept per item when a model trained without a prior gets one
 
 
@@ -84,6 +87,8 @@ def fit_transition_prior(
     head.set_transition_prior(items, np.zeros_like(probs))  # the network's own scores first
     grid = [(w, e) for w in WEIGHTS for e in (EPSILONS if w > 0 else EPSILONS[:1])]
     ranks: dict[tuple[float, float], list[np.ndarray]] = {g: [] for g in grid}
+    order = np.argsort(valid_targets - tokens.user_start[valid_targets], kind="stable")
+    valid_targets = valid_targets[order]  # similar lengths share a chunk: less padding
     for lo in range(0, len(valid_targets), CHUNK):
         t = valid_targets[lo : lo + CHUNK]
         starts = tokens.user_start[t]
@@ -94,10 +99,11 @@ def fit_transition_prior(
         columns, p = items[newest], probs[newest]
         base_at_prior = scores[rows, columns]
         target_base = scores[rows[:, 0], tokens.item[t]]
+        largest = _largest(scores, RANK_CUTOFF + columns.shape[1] + 1)
         for weight, epsilon in grid:
             bonus = (weight * np.log1p(p / epsilon)).astype(np.float32)
             ranks[(weight, epsilon)].append(
-                _ranks_with_bonus(scores, base_at_prior, bonus, columns, tokens.item[t], target_base)
+                _ranks_with_bonus(largest, base_at_prior, bonus, columns, tokens.item[t], target_base)
             )
     figures = {}
     for g, parts in ranks.items():
@@ -150,6 +156,17 @@ def _newest_items(tokens: EventTokens, rows: np.ndarray) -> np.ndarray:
     return np.where(has.any(axis=1), item[np.arange(len(item)), newest], 0)
 
 
+def _largest(scores: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` largest scores of each row [B, V], in no order. While fewer than ``count``
+    columns score at or above a threshold, all of them are among these, so counting them here is
+    exact; a rank counted on them is exact up to ``count - N`` (N prior columns per row, which the
+    count corrects) and beyond it otherwise, and a grid of weights counts [B, count] instead of
+    [B, V] columns per weight."""
+    if count >= scores.shape[1]:
+        return scores
+    return np.partition(scores, scores.shape[1] - count, axis=1)[:, -count:]
+
+
 def _ranks_with_bonus(
     scores: np.ndarray,
     base_at_prior: np.ndarray,
@@ -160,7 +177,8 @@ def _ranks_with_bonus(
 ) -> np.ndarray:
     """:func:`~seqintent.models.ranking.target_ranks` of ``scores`` with ``bonus`` [B, N] added at
     ``columns`` [B, N] (distinct per row but for item 0), without a copy of the [B, V] scores:
-    count every column at or above the target's new score, then correct the N prior columns."""
+    count every column at or above the target's new score, then correct the N prior columns.
+    ``scores`` may be each row's largest columns only (:func:`_largest`)."""
     gets = columns == targets[:, None]
     threshold = (target_base + (bonus * gets).sum(axis=1))[:, None]
     at_or_above = (scores >= threshold).sum(axis=1)
