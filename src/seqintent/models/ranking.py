@@ -26,10 +26,8 @@ DEFAULT_KS = (5, 10, 20)
 
 def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """1-based rank of ``targets[b]`` among all columns of ``scores[b]`` (ties: pessimistic)."""
-    rows = np.arange(len(targets))
-    s = scores[rows, targets][:, None]
-    ahead = (scores > s).sum(axis=1) + (scores == s).sum(axis=1) - 1
-    return (ahead + 1).astype(np.int64)
+    at_or_above = scores >= scores[np.arange(len(targets)), targets][:, None]  # the target itself included
+    return np.count_nonzero(at_or_above, axis=1).astype(np.int64)
 
 
 def per_example_metrics(ranks: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> dict[str, np.ndarray]:
