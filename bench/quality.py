@@ -136,7 +136,7 @@ def train_and_evaluate(
     wall, load1 = time.perf_counter() - t0, os.getloadavg()
     report = evaluate_model(model, ds, split="test", baselines=baselines)
     history = [
-        {k: r[k] for k in ("epoch", "loss", "train_s", "valid_s", "valid") if k in r}
+        {k: r[k] for k in ("epoch", "loss", "train_s", "valid_s", "valid", "valid_network", "priors") if k in r}
         for r in model.metrics["history"]
     ]
     report["training"] = {k: v for k, v in model.metrics.items() if k != "history"} | {
