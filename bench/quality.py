@@ -128,6 +128,10 @@ def load_config(name: str, overrides: list[str]) -> NextItemConfig:
     return NextItemConfig.load(data)
 
 
+# with train.select_with_priors: each epoch's network-alone figures and the prior weights chosen for it
+SELECTION_KEYS = ("valid_network", "priors")
+
+
 def train_and_evaluate(
     ds: Dataset, config: NextItemConfig, out: Path, baselines: list[str]
 ) -> dict[str, Any]:
@@ -136,7 +140,7 @@ def train_and_evaluate(
     wall, load1 = time.perf_counter() - t0, os.getloadavg()
     report = evaluate_model(model, ds, split="test", baselines=baselines)
     history = [
-        {k: r[k] for k in ("epoch", "loss", "train_s", "valid_s", "valid", "valid_network", "priors") if k in r}
+        {k: r[k] for k in ("epoch", "loss", "train_s", "valid_s", "valid", *SELECTION_KEYS) if k in r}
         for r in model.metrics["history"]
     ]
     report["training"] = {k: v for k, v in model.metrics.items() if k != "history"} | {
