@@ -11,23 +11,6 @@ from seqintent.models import ItemKNN, NextItemConfig, NextItemModel
 from seqintent.models.features import EventTokens
 from seqintent.models.neighbours import item_neighbours
 from seqintent.train import add_neighbour_prior, train_next_item
-from tests.dataset_builders import build_dataset
-
-ITEMS, GROUPS = 400, 40
-
-
-def _group_log(folder, users=600, length=10, seed=0):
-    """Each user views items of one group of ten in random order: which items belong together is the
-    whole signal (item-kNN's strength), and the order carries none."""
-    rng = np.random.default_rng(seed)
-    members = rng.permutation(ITEMS).reshape(GROUPS, -1)
-    user, item = [], []
-    for u in range(users):
-        walk = rng.choice(members[rng.integers(GROUPS)], length)
-        user += [f"u{u}"] * length
-        item += [f"i{i}" for i in walk]
-    return build_dataset(folder, user=user, item=item, name="groups")
-
 
 CONFIG = {
     "model": {
@@ -40,11 +23,6 @@ CONFIG = {
     },
     "train": {"epochs": 1, "batch_size": 64, "threads": 1},
 }
-
-
-@pytest.fixture(scope="module")
-def groups(tmp_path_factory):
-    return _group_log(tmp_path_factory.mktemp("groups") / "d")
 
 
 @pytest.fixture(scope="module")

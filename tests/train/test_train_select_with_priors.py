@@ -10,14 +10,9 @@ from seqintent.models import NextItemConfig
 from seqintent.train import train_next_item
 from seqintent.train.prior_inputs import training_inputs
 from seqintent.train.priors import fit_priors
-from tests.train.test_train_neighbour_prior import CONFIG, _group_log
+from tests.train.test_train_neighbour_prior import CONFIG
 
 EPOCHS = 4
-
-
-@pytest.fixture(scope="module")
-def groups(tmp_path_factory):
-    return _group_log(tmp_path_factory.mktemp("groups") / "d")
 
 
 @pytest.fixture(scope="module")
