@@ -53,6 +53,20 @@ def test_markov_follows_the_newest_item(ds):
     assert _ranked(after_a, ds)[0] == "b"
 
 
+def test_baselines_learn_from_the_valid_split_when_told(ds):
+    # valid events: u1 a, u2 d, u3 b; their transitions c→a (u1), b→d (u2), a→b (u3)
+    pop = Popularity(learn_from=("train", "valid")).fit(ds)
+    assert pop.score(_last_history(ds, 0))[0][1:].tolist() == [4.0, 3.0, 2.0, 1.0]
+    markov = make_baseline("markov", learn_from=["train", "valid"]).fit(ds)
+    tokens = EventTokens.from_dataset(ds)
+    after_b = markov.score(HistoryBatch(tokens, np.array([0]), np.array([2])))[0]  # history "a b"
+    assert after_b[4] == pytest.approx(0.5, abs=1e-5)  # P(d | b): b→c (u1), b→d (u2, valid)
+    assert MarkovChain().fit(ds).score(HistoryBatch(tokens, np.array([0]), np.array([2])))[0][4] < 1e-5
+    with pytest.raises(ConfigError, match="never the test split") as err:
+        Popularity(learn_from=("train", "test")).fit(ds)
+    assert err.value.key == "learn_from"
+
+
 def test_recent_items_newest_first_then_popularity(ds):
     recent = RecentItems().fit(ds)
     scores = recent.score(_last_history(ds, 0))[0]  # u1 history a b c a → a, c, b, then d
@@ -71,7 +85,7 @@ def test_itemknn_scores_items_that_co_occur(ds):
 
 def test_estimator_contract(ds):
     knn = ItemKNN(neighbours=5)
-    assert knn.get_params() == {"neighbours": 5, "history": 50}
+    assert knn.get_params() == {"neighbours": 5, "history": 50, "learn_from": ("train",)}
     with pytest.raises(NotFittedError, match="ItemKNN is not fitted yet"):
         knn.score(_last_history(ds, 0))
     before = np.asarray(ds.sequences["item"]).copy()

@@ -1,9 +1,9 @@
-"""train.refit: after selection on the newest sessions, train again on every training event."""
+"""train.refit: after selection, train again on every event validation held out of training (the
+newest sessions, or a leave-one-out valid split)."""
 
 import numpy as np
 import pytest
 
-from seqintent.errors import ConfigError
 from seqintent.models import NextItemConfig
 from seqintent.models.base import HistoryBatch
 from seqintent.models.features import EventTokens
@@ -108,7 +108,53 @@ def test_the_refit_recounts_the_priors_at_the_weights_validation_chose(drifting,
     assert float(head.prior_bonus[x, 0]) == pytest.approx(want, rel=1e-6)
 
 
-def test_a_refit_needs_validation_held_out_of_training(tmp_path):
-    ds = build_dataset(tmp_path / "d", user=["u"] * 6 + ["v"] * 6, item=list("abcdefabcdef"))  # leave-one-out
-    with pytest.raises(ConfigError, match=r"train\.refit"):
-        train_next_item(ds, _config(refit=True))
+@pytest.fixture(scope="module")
+def leave_one_out(tmp_path_factory):
+    """Leave-one-out users: 30 walk a chain over items 0..19 (what selection learns and weighs the
+    prior on), 10 read ``c1 c2 c3 x y z``: x is their last training event, so the transition x → y is
+    seen only by what learns from the valid split (y is their validation target)."""
+    rng = np.random.default_rng(1)
+    user, item = [], []
+    for u in range(40):
+        start = int(rng.integers(20))
+        user += [f"u{u:02d}"] * 6
+        chain = [str((start + k) % 20) for k in range(6)]
+        item += chain if u < 30 else [*chain[:3], "x", "y", str(int(rng.integers(20)))]
+    return build_dataset(tmp_path_factory.mktemp("loo") / "d", user=user, item=item)
+
+
+def _leave_one_out_config(refit: bool) -> NextItemConfig:
+    config = _config(refit).model_dump()
+    config["train"].update(valid_holdout="last_event", epochs=15, patience=15)
+    return NextItemConfig.load(config)
+
+
+def test_a_refit_on_a_leave_one_out_split_learns_the_validation_events(leave_one_out):
+    selected = train_next_item(leave_one_out, _leave_one_out_config(refit=False))
+    refitted = train_next_item(leave_one_out, _leave_one_out_config(refit=True))
+    refit = refitted.metrics["refit"]
+    assert refit["trained_on"] == ["train", "valid"]
+    assert selected.metrics["history"][0]["targets"] == 40 * 3  # the second to fourth events
+    assert refit["history"][0]["targets"] == 40 * 4  # and the fifth, the validation target
+    items = leave_one_out.vocab("items")
+    x, y = items.index_of("x"), items.index_of("y")
+    assert refitted.network.next_item.prior_items[x, 0] == y
+    assert selected.network.next_item.prior_items[x].eq(0).all()
+    tokens = EventTokens.from_dataset(leave_one_out)
+    start = int(tokens.offsets[leave_one_out.vocab("users").index_of("u39")])
+    after_x = HistoryBatch(tokens, np.array([start]), np.array([start + 4]), None)  # c1 c2 c3 x
+    for model, first in ((refitted, True), (selected, False)):
+        scores = model.score(after_x)[0]
+        assert (int((scores > scores[y]).sum()) == 0) is first
+
+
+def test_baselines_beside_a_refitted_model_learn_from_the_same_events(leave_one_out):
+    from seqintent.evaluate import evaluate_model
+
+    refitted = train_next_item(leave_one_out, _leave_one_out_config(refit=True))
+    report = evaluate_model(refitted, leave_one_out, baselines=["markov"], intents=False, bootstrap=10)
+    assert report["baselines_learned_from"] == ["train", "valid"]
+    valid_report = evaluate_model(
+        refitted, leave_one_out, split="valid", baselines=["markov"], intents=False, bootstrap=10
+    )
+    assert valid_report["baselines_learned_from"] == ["train"]  # never the split it ranks

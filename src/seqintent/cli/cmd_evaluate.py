@@ -87,6 +87,7 @@ def evaluate_command(
     keys = [k for k in report["model"] if k.split("@")[1] in ("10", "20")]
     click.echo(
         f"{report['dataset']}  split={split}  protocol={report['protocol']}  examples={report['examples']}"
+        f"  baselines learned from: {'+'.join(report['baselines_learned_from'])}"
     )
     click.echo(f"{'':<10}" + "".join(f"{k:>10}" for k in keys))
     for name, metrics in rows.items():

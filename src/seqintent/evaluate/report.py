@@ -32,17 +32,21 @@ def evaluate_model(
     intents: bool = True,
     intent_baselines: Sequence[str] = DEFAULT_INTENT_BASELINES,
     tune_baselines: bool = True,
+    baselines_learn_from: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Evaluate a Model folder (or loaded model) and the named baselines on a Dataset split.
 
-    Baselines are fitted on the Dataset's ``train`` events, then every scorer is ranked by the same
-    code (:func:`~seqintent.evaluate.ranking.evaluate_ranking`).
+    Baselines are fitted on the events the model learned from (``baselines_learn_from``, by default
+    the Dataset's ``train`` events, and its ``valid`` events too when the test split ranks a model
+    refitted on them: ``train.refit``), then every scorer is ranked by the same code
+    (:func:`~seqintent.evaluate.ranking.evaluate_ranking`).
 
     Returns
     -------
     dict
         ``{"dataset", "split", "protocol", "examples", "model": {"HR@10": …, "NDCG@10": …, …},
-        "baselines": {"pop": {…}, …}, "ci95": {"model": {"HR@10": [lo, hi], …}, "baselines": {…}},
+        "baselines": {"pop": {…}, …}, "baselines_learned_from": ["train", …],
+        "ci95": {"model": {"HR@10": [lo, hi], …}, "baselines": {…}},
         "train_seconds_per_epoch", "seconds_to_best", "best_epoch"}``; session datasets (``given``
         splits) add ``"P@20"`` and ``"MRR@20"`` in percent under ``"session_metrics"``. A model
         with intent heads adds ``"intents": {"<label>": {"model": {"AUC", "PR_AUC", "ECE", …},
@@ -63,8 +67,10 @@ def evaluate_model(
         dataset = Dataset.load(dataset)
     model.check_dataset(dataset)
     scorers: dict[str, Scorer] = {MODEL_KEY: model}
+    if baselines_learn_from is None:
+        baselines_learn_from = learned_from(model, split)
     for name in baselines:
-        scorers[name] = make_baseline(name).fit(dataset)
+        scorers[name] = make_baseline(name, learn_from=baselines_learn_from).fit(dataset)
     results = evaluate_ranking(
         dataset,
         scorers,
@@ -84,6 +90,7 @@ def evaluate_model(
         "exclude_seen": exclude_seen,
         MODEL_KEY: mine.metrics,
         "baselines": {name: r.metrics for name, r in results.items()},
+        "baselines_learned_from": list(baselines_learn_from),
         "ci95": {MODEL_KEY: mine.intervals, "baselines": {name: r.intervals for name, r in results.items()}},
         "train_seconds_per_epoch": model.metrics.get("train_seconds_per_epoch"),
         "seconds_to_best": model.metrics.get("seconds_to_best"),
@@ -100,3 +107,10 @@ def evaluate_model(
             "baselines": {name: session_metrics(r.metrics) for name, r in results.items()},
         }
     return report
+
+
+def learned_from(model: NextItemModel, split: str) -> list[str]:
+    """The splits whose events ``model`` learned from, as far as ranking ``split`` may use them: a
+    refit on the validation events counts them for the test split, never for the valid split."""
+    trained_on = model.metrics.get("refit", {}).get("trained_on", ["train"])
+    return [name for name in trained_on if name != split]

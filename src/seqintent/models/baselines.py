@@ -1,6 +1,8 @@
 """Classic next-item baselines, with the same estimator shape as the Transformer.
 
-Each learns from the ``train`` events only and scores every item after a history. Items a
+Each learns from the ``train`` events (``learn_from`` names more splits: ``("train", "valid")``
+stands beside a model refitted on its validation events, the same events for both) and scores
+every item after a history. Items a
 baseline cannot tell apart are ordered by training popularity (a tie-break worth at most 1e-6),
 so no baseline is hurt by the pessimistic tie rule of :mod:`seqintent.models.ranking`.
 
@@ -19,6 +21,7 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Self
 
 import numpy as np
@@ -38,9 +41,20 @@ def _train_tokens(dataset: Dataset) -> EventTokens:
     return EventTokens.from_dataset(dataset)
 
 
-def _popularity(tokens: EventTokens, n_items: int) -> np.ndarray:
-    train = (tokens.split == Splits.TRAIN) & (tokens.item > 0)
-    return np.bincount(tokens.item[train], minlength=n_items).astype(np.float64)
+def _learned(tokens: EventTokens, learn_from: Sequence[str]) -> np.ndarray:
+    """Bool [n_events]: the events of the named splits."""
+    if not learn_from or not set(learn_from) <= {"train", "valid"}:
+        raise ConfigError(
+            "a baseline learns from the train split, and may add the valid split (never the test split)",
+            key="learn_from",
+            value=list(learn_from),
+            fix='use ["train"] or ["train", "valid"]',
+        )
+    return np.isin(tokens.split, [Splits.code(name) for name in learn_from])
+
+
+def _popularity(tokens: EventTokens, n_items: int, learned: np.ndarray) -> np.ndarray:
+    return np.bincount(tokens.item[learned & (tokens.item > 0)], minlength=n_items).astype(np.float64)
 
 
 def _tie_break(pop: np.ndarray) -> np.ndarray:
@@ -51,12 +65,21 @@ def _tie_break(pop: np.ndarray) -> np.ndarray:
 
 
 class Popularity(Recommender):
-    """Score = number of training interactions with the item (the same list for everybody)."""
+    """Score = number of training interactions with the item (the same list for everybody).
+
+    Parameters
+    ----------
+    learn_from:
+        The splits whose events it counts.
+    """
+
+    def __init__(self, learn_from: Sequence[str] = ("train",)) -> None:
+        self.learn_from = tuple(learn_from)
 
     def fit(self, dataset: Dataset) -> Self:
         tokens = _train_tokens(dataset)
         self.n_items_ = len(dataset.vocab("items"))
-        pop = _popularity(tokens, self.n_items_)
+        pop = _popularity(tokens, self.n_items_, _learned(tokens, self.learn_from))
         self.scores_ = pop.copy()
         self.scores_[0] = -np.inf
         return self
@@ -75,20 +98,26 @@ class ItemKNN(Recommender):
         Similar items kept per item.
     history:
         Newest events of a history whose items vote.
+    learn_from:
+        The splits whose events it counts.
     """
 
-    def __init__(self, neighbours: int = 200, history: int = 50) -> None:
+    def __init__(
+        self, neighbours: int = 200, history: int = 50, learn_from: Sequence[str] = ("train",)
+    ) -> None:
         self.neighbours = neighbours
         self.history = history
+        self.learn_from = tuple(learn_from)
 
     def fit(self, dataset: Dataset) -> Self:
         tokens = _train_tokens(dataset)
         n = len(dataset.vocab("items"))
         self.n_items_ = n
-        train = (tokens.split == Splits.TRAIN) & (tokens.item > 0)
+        learned = _learned(tokens, self.learn_from)
+        train = learned & (tokens.item > 0)
         co = cosine_cooccurrence(tokens.user[train], tokens.item[train], len(tokens.offsets) - 1, n)
         self.similarity_ = _top_per_row(co, self.neighbours)
-        self.tie_break_ = _tie_break(_popularity(tokens, n))
+        self.tie_break_ = _tie_break(_popularity(tokens, n, learned))
         return self
 
     def score(self, batch: HistoryBatch) -> np.ndarray:
@@ -106,24 +135,32 @@ class ItemKNN(Recommender):
 
 
 class MarkovChain(Recommender):
-    """First-order Markov chain: P(next item | newest item of the history), from training transitions."""
+    """First-order Markov chain: P(next item | newest item of the history), from training transitions.
+
+    Parameters
+    ----------
+    learn_from:
+        The splits whose transitions it counts (both events in them).
+    """
+
+    def __init__(self, learn_from: Sequence[str] = ("train",)) -> None:
+        self.learn_from = tuple(learn_from)
 
     def fit(self, dataset: Dataset) -> Self:
         tokens = _train_tokens(dataset)
         n = len(dataset.vocab("items"))
         self.n_items_ = n
-        has_item = tokens.item > 0
-        idx = np.flatnonzero(has_item)
-        # consecutive item events of the same user, both in training
+        learned = _learned(tokens, self.learn_from)
+        idx = np.flatnonzero(tokens.item > 0)
+        # consecutive item events of the same user, both learned from
         same_user = tokens.user[idx[1:]] == tokens.user[idx[:-1]]
-        both_train = (tokens.split[idx[1:]] == Splits.TRAIN) & (tokens.split[idx[:-1]] == Splits.TRAIN)
-        keep = same_user & both_train
+        keep = same_user & learned[idx[1:]] & learned[idx[:-1]]
         src, dst = tokens.item[idx[:-1]][keep], tokens.item[idx[1:]][keep]
         counts = sp.csr_matrix((np.ones(len(src), np.float32), (src, dst)), shape=(n, n))
         totals = np.asarray(counts.sum(axis=1)).ravel()
         totals[totals == 0] = 1.0
         self.transitions_ = (sp.diags(1.0 / totals) @ counts).tocsr()
-        self.tie_break_ = _tie_break(_popularity(tokens, n))
+        self.tie_break_ = _tie_break(_popularity(tokens, n, learned))
         return self
 
     def score(self, batch: HistoryBatch) -> np.ndarray:
@@ -144,15 +181,18 @@ class RecentItems(Recommender):
     ----------
     history:
         Newest events of a history considered.
+    learn_from:
+        The splits whose events its popularity tie-break counts.
     """
 
-    def __init__(self, history: int = 200) -> None:
+    def __init__(self, history: int = 200, learn_from: Sequence[str] = ("train",)) -> None:
         self.history = history
+        self.learn_from = tuple(learn_from)
 
     def fit(self, dataset: Dataset) -> Self:
         tokens = _train_tokens(dataset)
         self.n_items_ = len(dataset.vocab("items"))
-        self.tie_break_ = _tie_break(_popularity(tokens, self.n_items_))
+        self.tie_break_ = _tie_break(_popularity(tokens, self.n_items_, _learned(tokens, self.learn_from)))
         return self
 
     def score(self, batch: HistoryBatch) -> np.ndarray:
@@ -175,8 +215,9 @@ BASELINES: dict[str, type[Recommender]] = {
 }
 
 
-def make_baseline(name: str) -> Recommender:
-    """A baseline by its short name (``pop``, ``itemknn``, ``markov``, ``recent``), with default settings.
+def make_baseline(name: str, learn_from: Sequence[str] = ("train",)) -> Recommender:
+    """A baseline by its short name (``pop``, ``itemknn``, ``markov``, ``recent``), with default settings,
+    learning from the ``learn_from`` splits.
 
     Raises
     ------
@@ -184,11 +225,12 @@ def make_baseline(name: str) -> Recommender:
         If the name is unknown; the message lists the valid ones.
     """
     try:
-        return BASELINES[name]()
+        cls = BASELINES[name]
     except KeyError:
         raise ConfigError(
             "unknown baseline", key="baselines", value=name, candidates=close_names(name, BASELINES)
         ) from None
+    return cls(learn_from=learn_from)
 
 
 def _top_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:

@@ -186,8 +186,9 @@ class TrainConfig(_Strict):
         False,
         description="after validation has chosen the number of epochs and the priors' weights, train "
         "afresh (same seed, same schedule) on every training event for that many epochs, validation's "
-        "included, and count the priors on them at the chosen weights; needs validation held out of "
-        "the training events (a Dataset without a valid split). Next-item training only",
+        "included (the events held out of the training split, or the Dataset's valid split: each "
+        "user's second-to-last event under leave-one-out), and count the priors on them at the chosen "
+        "weights. Nothing is left to validate the refitted model on. Next-item training only",
     )
     valid_max_examples: int | None = Field(
         20000, ge=1, description="cap on validation examples per epoch (a seeded subset; null: all)"

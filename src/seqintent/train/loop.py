@@ -147,13 +147,6 @@ class _Training:
                 file=str(dataset.path),
                 fix="check the Dataset's split (seqintent stats) or ingest more events",
             )
-        if tcfg.refit and not self.plan.valid_held_out:
-            raise ConfigError(
-                "a refit trains on the events validation held out, and this Dataset's validation events "
-                "are a split of their own (never trained on)",
-                key="train.refit",
-                fix="set train.refit: false, or ingest the Dataset without a valid split",
-            )
         if tcfg.select_with_priors and not (mcfg.transition_prior or mcfg.neighbour_prior):
             raise ConfigError(
                 "selection with the priors needs a model with at least one prior",
@@ -165,10 +158,8 @@ class _Training:
         # the cosine schedule is sized to `epochs` full passes; each pass has the same number of batches
         self.total_steps = tcfg.epochs * -(-self.plan.n_windows // tcfg.batch_size)
         self.important = important_events(self.tokens, mcfg)
-        self.item_counts = np.bincount(
-            self.tokens.item[(self.tokens.split == Splits.TRAIN) & (self.tokens.item > 0)],
-            minlength=self.spec.n_items,
-        )
+        self.learned = self.tokens.split == Splits.TRAIN  # the events whose items are targets
+        self.item_counts = self._item_counts()
         self._start_network()
         self.state = _State()
         if resume:
@@ -177,6 +168,11 @@ class _Training:
         if tensorboard is not None:
             tb = require("torch.utils.tensorboard", "TensorBoard logs")
             self.writer = tb.SummaryWriter(str(tensorboard))
+
+    def _item_counts(self) -> np.ndarray:
+        """Learned events per item (the sampled softmax's logQ correction)."""
+        items = self.tokens.item[self.learned & (self.tokens.item > 0)]
+        return np.bincount(items, minlength=self.spec.n_items)
 
     def _start_network(self) -> None:
         """Fresh weights, optimiser and sampling generator from the seed (a refit starts as selection did)."""
@@ -255,6 +251,10 @@ class _Training:
         """Train afresh on every training event for the best epoch's count, then count the priors
         on them at the weights validation chose; the record of what the refit did.
 
+        Every training event: the ones validation held out of the training split, or, where the
+        Dataset has a ``valid`` split of its own (leave-one-out), that split's events too (each
+        user's second-to-last event becomes a target, and its transition counts in the priors).
+
         The network, the window order, the dropout and the sampled negatives start from the seed as
         selection's did, and the cosine schedule is sized the same way (``epochs`` passes of the
         larger epoch), so the refit's first ``best_epoch`` epochs follow selection's learning rates.
@@ -266,6 +266,7 @@ class _Training:
         # no validation ran before training stopped (a budget shorter than eval_every): selection kept
         # its last weights, so the refit trains as many epochs
         epochs = self.state.best_epoch or self.state.epoch
+        through_valid = not self.plan.valid_held_out
         self.plan = plan_training(
             self.tokens,
             mcfg.max_len + 1,
@@ -273,7 +274,11 @@ class _Training:
             valid_fraction=0.0,
             seed=tcfg.seed,
             actions=self.target_actions,
+            through_valid=through_valid,
         )
+        if through_valid:
+            self.learned = np.isin(self.tokens.split, [Splits.TRAIN, Splits.VALID])
+            self.item_counts = self._item_counts()
         self.total_steps = tcfg.epochs * -(-self.plan.n_windows // tcfg.batch_size)
         self._start_network()
         self.state.step = 0  # the schedule restarts; nothing reads selection's step after this
@@ -299,6 +304,7 @@ class _Training:
         install_priors(self._model(), self.tokens, self.plan.trained_events(self.tokens), priors)
         return {
             "epochs": epochs,
+            "trained_on": ["train", "valid"] if through_valid else ["train"],
             "train_windows": self.plan.n_windows,
             "priors_counted_at": {name: _chosen(record) for name, record in priors.items()},
             "seconds": round(time.perf_counter() - started, 3),
@@ -361,9 +367,7 @@ class _Training:
         tok = self.tokens
         inp, nxt = rows[:, :-1], rows[:, 1:]
         safe_next = np.where(nxt >= 0, nxt, 0)
-        ok = (
-            (inp >= 0) & (nxt == inp + 1) & (tok.item[safe_next] > 0) & (tok.split[safe_next] == Splits.TRAIN)
-        )
+        ok = (inp >= 0) & (nxt == inp + 1) & (tok.item[safe_next] > 0) & self.learned[safe_next]
         if self.target_actions is not None:
             ok &= np.isin(tok.action[safe_next], self.target_actions)
         # overlapping windows (stride < max_len): each window trains only its newest `stride` targets,

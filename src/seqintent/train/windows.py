@@ -40,11 +40,13 @@ class TrainingPlan:
         return np.arange(tokens.n_events) < ends[tokens.user]
 
 
-def training_end(tokens: EventTokens) -> np.ndarray:
-    """For each user, one past the last event of the leading run of training events."""
+def training_end(tokens: EventTokens, *, through_valid: bool = False) -> np.ndarray:
+    """For each user, one past the last event of the leading run of training events (of training
+    and validation events, given ``through_valid``: what a refit trains on)."""
     n_users = len(tokens.offsets) - 1
     idx = np.arange(tokens.n_events, dtype=np.int64)
-    not_train = np.where(tokens.split != Splits.TRAIN, idx, np.iinfo(np.int64).max)
+    learned = (tokens.split == Splits.TRAIN) | (through_valid & (tokens.split == Splits.VALID))
+    not_train = np.where(~learned, idx, np.iinfo(np.int64).max)
     end = tokens.offsets[1:].copy()
     nonempty = np.flatnonzero(np.diff(tokens.offsets) > 0)
     if len(nonempty):
@@ -62,6 +64,7 @@ def plan_training(
     seed: int,
     actions: list[int] | None = None,
     newest: np.ndarray | None = None,
+    through_valid: bool = False,
 ) -> TrainingPlan:
     """Cut training sequences into windows ``stride`` events apart and find validation targets.
 
@@ -74,10 +77,12 @@ def plan_training(
     user that orders sequences from oldest to newest), the newest ``valid_fraction`` of those
     users are held out whole: every event after their first is a target and none is trained on.
     ``actions`` (action indices) restricts validation targets as training targets are restricted.
+    ``through_valid`` (a refit) trains on the ``valid`` split's events as well: no validation
+    targets then.
     """
     starts = tokens.offsets[:-1]
-    ends = training_end(tokens)
-    valid = target_events(tokens, "valid", actions=actions)
+    ends = training_end(tokens, through_valid=through_valid)
+    valid = np.zeros(0, np.int64) if through_valid else target_events(tokens, "valid", actions=actions)
     held_out = False
     if len(valid) == 0:
         eligible = np.flatnonzero(ends - starts >= 3)
