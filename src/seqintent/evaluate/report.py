@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from seqintent.data import Dataset
+from seqintent.errors import ConfigError
 from seqintent.evaluate.intents import DEFAULT_INTENT_BASELINES, evaluate_cold_start, evaluate_intents
 from seqintent.evaluate.ranking import evaluate_ranking, protocol_of, session_metrics
 from seqintent.models.base import Scorer
@@ -59,7 +60,7 @@ def evaluate_model(
     ArtifactError
         If the model folder is bad or was trained on another Dataset's items.
     ConfigError
-        If a baseline name is unknown.
+        If a baseline name is unknown, or ``split`` is one the model was refitted on.
     """
     if not isinstance(model, NextItemModel):
         model = NextItemModel.from_pretrained(model)
@@ -67,8 +68,9 @@ def evaluate_model(
         dataset = Dataset.load(dataset)
     model.check_dataset(dataset)
     scorers: dict[str, Scorer] = {MODEL_KEY: model}
+    model_learned_from = learned_from(model, split)
     if baselines_learn_from is None:
-        baselines_learn_from = learned_from(model, split)
+        baselines_learn_from = model_learned_from
     for name in baselines:
         scorers[name] = make_baseline(name, learn_from=baselines_learn_from).fit(dataset)
     results = evaluate_ranking(
@@ -110,7 +112,21 @@ def evaluate_model(
 
 
 def learned_from(model: NextItemModel, split: str) -> list[str]:
-    """The splits whose events ``model`` learned from, as far as ranking ``split`` may use them: a
-    refit on the validation events counts them for the test split, never for the valid split."""
+    """The splits whose events ``model`` learned from: ``train``, and ``valid`` after a refit on a
+    Dataset with a valid split of its own.
+
+    Raises
+    ------
+    ConfigError
+        If ``split`` is one of them (a refit trained on the valid split's targets).
+    """
     trained_on = model.metrics.get("refit", {}).get("trained_on", ["train"])
-    return [name for name in trained_on if name != split]
+    if split in trained_on:
+        raise ConfigError(
+            f"the model was refitted on the {split} split's events, so its figures there measure what "
+            "it memorised, not what it predicts",
+            key="split",
+            value=split,
+            fix="evaluate on the test split, or train without train.refit to compare on validation",
+        )
+    return list(trained_on)
