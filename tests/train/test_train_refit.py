@@ -130,9 +130,14 @@ def _leave_one_out_config(refit: bool) -> NextItemConfig:
     return NextItemConfig.load(config)
 
 
-def test_a_refit_on_a_leave_one_out_split_learns_the_validation_events(leave_one_out):
+@pytest.fixture(scope="module")
+def refitted_on_valid(leave_one_out):
+    return train_next_item(leave_one_out, _leave_one_out_config(refit=True))
+
+
+def test_a_refit_on_a_leave_one_out_split_learns_the_validation_events(leave_one_out, refitted_on_valid):
     selected = train_next_item(leave_one_out, _leave_one_out_config(refit=False))
-    refitted = train_next_item(leave_one_out, _leave_one_out_config(refit=True))
+    refitted = refitted_on_valid
     refit = refitted.metrics["refit"]
     assert refit["trained_on"] == ["train", "valid"]
     assert selected.metrics["history"][0]["targets"] == 40 * 3  # the second to fourth events
@@ -149,12 +154,20 @@ def test_a_refit_on_a_leave_one_out_split_learns_the_validation_events(leave_one
         assert (int((scores > scores[y]).sum()) == 0) is first
 
 
-def test_baselines_beside_a_refitted_model_learn_from_the_same_events(leave_one_out):
+def test_baselines_beside_a_refitted_model_learn_from_the_same_events(leave_one_out, refitted_on_valid):
     from seqintent.evaluate import evaluate_model
 
-    refitted = train_next_item(leave_one_out, _leave_one_out_config(refit=True))
+    refitted = refitted_on_valid
     report = evaluate_model(refitted, leave_one_out, baselines=["markov"], intents=False, bootstrap=10)
     assert report["baselines_learned_from"] == ["train", "valid"]
     with pytest.raises(ConfigError, match="refitted on the valid split") as err:
         evaluate_model(refitted, leave_one_out, split="valid", baselines=["markov"], intents=False)
     assert err.value.key == "split"
+
+
+def test_a_refitted_model_refuses_a_prior_weighed_on_its_validation_targets(leave_one_out, refitted_on_valid):
+    from seqintent.train import add_transition_prior
+
+    with pytest.raises(ConfigError, match="refitted") as err:
+        add_transition_prior(refitted_on_valid, leave_one_out)
+    assert err.value.key == "train.refit"

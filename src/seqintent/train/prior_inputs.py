@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from seqintent.data import Dataset
+from seqintent.errors import ConfigError
 from seqintent.models.config import NextItemConfig
 from seqintent.models.features import EventTokens
 from seqintent.models.model import NextItemModel
@@ -40,7 +41,22 @@ def with_model_settings(model: NextItemModel, rebuilt: str, **settings: Any) -> 
 
 def training_inputs(model: NextItemModel, dataset: Dataset) -> tuple[EventTokens, np.ndarray, np.ndarray]:
     """``(tokens, counted, valid_targets)`` of ``dataset`` as next-item training of ``model`` saw
-    them: the events it trained on and the validation targets it was scored on."""
+    them: the events it trained on and the validation targets it was scored on.
+
+    Raises
+    ------
+    ConfigError
+        If ``model`` was refitted: it trained on its validation targets, so they cannot weigh a
+        prior any more.
+    """
+    if "refit" in model.metrics:
+        raise ConfigError(
+            "the model was refitted on every training event, its validation targets included, so they "
+            "cannot weigh a prior for it",
+            key="train.refit",
+            fix="fit the prior on the model trained without train.refit (its priors are counted again "
+            "at the chosen weights when the refit runs)",
+        )
     model.check_dataset(dataset)
     tokens = EventTokens.from_dataset(dataset, model.spec)
     actions = action_indices(dataset, model.config.train.target_actions)
