@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 
 from seqintent.errors import ConfigError
-from seqintent.models import NextItemConfig
+from seqintent.evaluate import evaluate_model
+from seqintent.evaluate.ranking import evaluate_ranking
+from seqintent.models import MarkovChain, NextItemConfig
 from seqintent.models.base import HistoryBatch
 from seqintent.models.features import EventTokens
-from seqintent.train import train_next_item
+from seqintent.train import add_transition_prior, train_next_item
 from tests.dataset_builders import build_dataset
 
 OLD, NEW, LENGTH = 60, 20, 5
@@ -155,18 +157,20 @@ def test_a_refit_on_a_leave_one_out_split_learns_the_validation_events(leave_one
 
 
 def test_baselines_beside_a_refitted_model_learn_from_the_same_events(leave_one_out, refitted_on_valid):
-    from seqintent.evaluate import evaluate_model
-
     refitted = refitted_on_valid
     report = evaluate_model(refitted, leave_one_out, baselines=["markov"], intents=False, bootstrap=10)
     assert report["baselines_learned_from"] == ["train", "valid"]
+    both, train_only = (
+        evaluate_ranking(leave_one_out, {"markov": MarkovChain(learn_from=splits).fit(leave_one_out)})
+        for splits in (("train", "valid"), ("train",))
+    )
+    assert report["baselines"]["markov"] == both["markov"].metrics != train_only["markov"].metrics
     with pytest.raises(ConfigError, match="refitted on the valid split") as err:
         evaluate_model(refitted, leave_one_out, split="valid", baselines=["markov"], intents=False)
     assert err.value.key == "split"
 
 
 def test_a_refitted_model_refuses_a_prior_weighed_on_its_validation_targets(leave_one_out, refitted_on_valid):
-    from seqintent.train import add_transition_prior
 
     with pytest.raises(ConfigError, match="refitted") as err:
         add_transition_prior(refitted_on_valid, leave_one_out)
