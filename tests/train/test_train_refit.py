@@ -171,7 +171,6 @@ def test_baselines_beside_a_refitted_model_learn_from_the_same_events(leave_one_
 
 
 def test_a_refitted_model_refuses_a_prior_weighed_on_its_validation_targets(leave_one_out, refitted_on_valid):
-
     with pytest.raises(ConfigError, match="refitted") as err:
         add_transition_prior(refitted_on_valid, leave_one_out)
     assert err.value.key == "train.refit"
