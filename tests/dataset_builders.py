@@ -184,6 +184,14 @@ def build_dataset(
     )
 
 
+def sequences_dataset(out: str | Path, sequences: list[list[str]], name: str = "fixture") -> Dataset:
+    """A Dataset of one user per sequence of item names (user ``u<index>``), events in list order,
+    split leave-one-out."""
+    user = [f"u{u}" for u, items in enumerate(sequences) for _ in items]
+    item = [value for items in sequences for value in items]
+    return build_dataset(out, user=user, item=item, name=name)
+
+
 def walk_dataset(
     out: str | Path,
     *,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.dataset_builders import build_dataset
+from tests.dataset_builders import sequences_dataset
 
 ITEMS, GROUPS = 400, 40
 
@@ -13,12 +13,8 @@ def _group_log(folder, users=600, length=10, seed=0):
     whole signal (item-kNN's strength), and the order carries none."""
     rng = np.random.default_rng(seed)
     members = rng.permutation(ITEMS).reshape(GROUPS, -1)
-    user, item = [], []
-    for u in range(users):
-        walk = rng.choice(members[rng.integers(GROUPS)], length)
-        user += [f"u{u}"] * length
-        item += [f"i{i}" for i in walk]
-    return build_dataset(folder, user=user, item=item, name="groups")
+    walks = [rng.choice(members[rng.integers(GROUPS)], length) for _ in range(users)]
+    return sequences_dataset(folder, [[f"i{i}" for i in walk] for walk in walks], name="groups")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from seqintent.models import MarkovChain, NextItemConfig
 from seqintent.models.base import HistoryBatch
 from seqintent.models.features import EventTokens
 from seqintent.train import add_transition_prior, train_next_item
-from tests.dataset_builders import build_dataset
+from tests.dataset_builders import build_dataset, sequences_dataset
 
 OLD, NEW, LENGTH = 60, 20, 5
 
@@ -117,13 +117,12 @@ def leave_one_out(tmp_path_factory):
     prior on), 10 read ``c1 c2 c3 x y z``: x is their last training event, so the transition x → y is
     seen only by what learns from the valid split (y is their validation target)."""
     rng = np.random.default_rng(1)
-    user, item = [], []
+    sequences = []
     for u in range(40):
         start = int(rng.integers(20))
-        user += [f"u{u:02d}"] * 6
         chain = [str((start + k) % 20) for k in range(6)]
-        item += chain if u < 30 else [*chain[:3], "x", "y", str(int(rng.integers(20)))]
-    return build_dataset(tmp_path_factory.mktemp("loo") / "d", user=user, item=item)
+        sequences.append(chain if u < 30 else [*chain[:3], "x", "y", str(int(rng.integers(20)))])
+    return sequences_dataset(tmp_path_factory.mktemp("loo") / "d", sequences)
 
 
 def _leave_one_out_config(refit: bool) -> NextItemConfig:

@@ -16,7 +16,7 @@ from seqintent.models.transitions import item_transitions, top_transitions
 from seqintent.train import add_transition_prior, train_next_item
 from seqintent.train.multitask import prepare_intents
 from seqintent.train.transition_prior import _largest, _ranks_with_bonus
-from tests.dataset_builders import build_dataset
+from tests.dataset_builders import sequences_dataset
 from tests.intent_builders import RESEARCH_INTENTS
 
 ITEMS = 300
@@ -27,14 +27,13 @@ def _chain_log(folder, users=400, length=12, seed=0):
     Amazon-file shape, where a briefly trained network trails a Markov chain."""
     rng = np.random.default_rng(seed)
     successor = rng.permutation(ITEMS)
-    user, item = [], []
-    for u in range(users):
+    walks = []
+    for _ in range(users):
         walk = [int(rng.integers(ITEMS))]
         for _ in range(length - 1):
             walk.append(int(successor[walk[-1]]) if rng.random() < 0.85 else int(rng.integers(ITEMS)))
-        user += [f"u{u}"] * length
-        item += [f"i{i}" for i in walk]
-    return build_dataset(folder, user=user, item=item, name="chains")
+        walks.append([f"i{i}" for i in walk])
+    return sequences_dataset(folder, walks, name="chains")
 
 
 @pytest.fixture(scope="module")

@@ -35,10 +35,10 @@ from seqintent.models.item_attributes import item_attribute_codes
 from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_events
 from seqintent.models.network import NextItemNetwork
 from seqintent.models.ranking import action_indices, per_example_metrics, target_ranks
-from seqintent.schema.columns import ModelFiles, Splits
+from seqintent.schema.columns import ModelFiles
 from seqintent.train.objectives import NextItemObjective
 from seqintent.train.priors import clear_priors, fit_priors, install_priors
-from seqintent.train.windows import TrainingPlan, next_item_plan, plan_training, window_stride
+from seqintent.train.windows import TrainingPlan, learned_events, next_item_plan, plan_training, window_stride
 
 CHECKPOINT_STATE = "state.pt"
 CHECKPOINT_CONFIG = "config.json"
@@ -158,7 +158,7 @@ class _Training:
         # the cosine schedule is sized to `epochs` full passes; each pass has the same number of batches
         self.total_steps = tcfg.epochs * -(-self.plan.n_windows // tcfg.batch_size)
         self.important = important_events(self.tokens, mcfg)
-        self.learned = self.tokens.split == Splits.TRAIN  # the events whose items are targets
+        self.learned = learned_events(self.tokens)  # the events whose items are targets
         self.item_counts = self._item_counts()
         self._start_network()
         self.state = _State()
@@ -277,7 +277,7 @@ class _Training:
             through_valid=through_valid,
         )
         if through_valid:
-            self.learned = np.isin(self.tokens.split, [Splits.TRAIN, Splits.VALID])
+            self.learned = learned_events(self.tokens, through_valid=True)
             self.item_counts = self._item_counts()
         self.total_steps = tcfg.epochs * -(-self.plan.n_windows // tcfg.batch_size)
         self._start_network()

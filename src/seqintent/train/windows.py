@@ -40,12 +40,18 @@ class TrainingPlan:
         return np.arange(tokens.n_events) < ends[tokens.user]
 
 
+def learned_events(tokens: EventTokens, *, through_valid: bool = False) -> np.ndarray:
+    """Bool [n_events]: the training split's events, and the validation split's given
+    ``through_valid`` (what a refit trains on)."""
+    splits = [Splits.TRAIN, Splits.VALID] if through_valid else [Splits.TRAIN]
+    return np.isin(tokens.split, splits)
+
+
 def training_end(tokens: EventTokens, *, through_valid: bool = False) -> np.ndarray:
-    """For each user, one past the last event of the leading run of training events (of training
-    and validation events, given ``through_valid``: what a refit trains on)."""
+    """For each user, one past the last event of the leading run of :func:`learned_events`."""
     n_users = len(tokens.offsets) - 1
     idx = np.arange(tokens.n_events, dtype=np.int64)
-    learned = (tokens.split == Splits.TRAIN) | (through_valid & (tokens.split == Splits.VALID))
+    learned = learned_events(tokens, through_valid=through_valid)
     not_train = np.where(~learned, idx, np.iinfo(np.int64).max)
     end = tokens.offsets[1:].copy()
     nonempty = np.flatnonzero(np.diff(tokens.offsets) > 0)
