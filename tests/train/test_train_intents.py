@@ -155,3 +155,33 @@ def test_rare_positives_weigh_more_in_the_loss():
     assert w[0] == pytest.approx(np.sqrt(396 / 4), rel=1e-5)
     assert w[1] == 1.0 and w[2] == MAX_POSITIVE_WEIGHT
     assert (positive_weights(targets, IntentTrainConfig(positive_weight="none")) == 1).all()
+
+
+def test_the_blend_is_chosen_on_short_histories_from_every_validation_cut(tmp_path, monkeypatch):
+    """Validation's next-item cuts are a sample; the short histories the blend is chosen on are
+    drawn from every validation cut, not from that sample's few short ones."""
+    from seqintent.models import NextItemConfig
+    from seqintent.train import multitask
+    from seqintent.train.pipeline import train_model
+    from tests.intent_builders import research_log
+
+    ds, _ = research_log(tmp_path / "data", users=60, sessions=6)
+    tiny = NextItemConfig.load({"model": {"hidden": 16, "max_len": 8}, "train": {"epochs": 1, "threads": 1}})
+    cap = 12
+    monkeypatch.setattr(multitask, "VALID_MAX_NEXT_ITEM", cap)
+    intents = {
+        "labels": [{"name": "buy_40h", "kind": "within", "actions": ["buy"], "horizon": "40h"}],
+        "protocol": {"test_window": "5d"},
+        "train": {"mode": "joint", "epochs": 1, "threads": 1},
+    }
+    model = train_model(ds, tiny, intents)
+    tokens, plan, _ = intent_cuts(model, ds)
+    cuts = plan.cuts("valid")
+    cuts = cuts[cuts + 1 < tokens.offsets[tokens.user[cuts] + 1]]
+    cuts = cuts[(tokens.item[cuts + 1] > 0) & (tokens.time_s[cuts + 1] <= plan.look_until[cuts])]
+    limit = model.intents.config.cold_start.max_events
+    short = (cuts - tokens.user_start[cuts] + 1) <= limit
+    # the log has more short validation histories than the cap, and far more cuts beside them, so a
+    # sample of `cap` validation cuts would hold only a few short ones
+    assert short.sum() > cap and len(cuts) > 5 * short.sum()
+    assert model.intents.metrics["profile"]["cold_valid_cuts"] == cap
