@@ -38,18 +38,15 @@ from seqintent.models import HistoryBatch, NextItemModel  # noqa: E402
 from seqintent.models.inference import infer  # noqa: E402
 from seqintent.models.ranking import per_example_metrics, target_ranks  # noqa: E402
 from seqintent.schema.columns import Splits, Vocabularies  # noqa: E402
+from seqintent.train.labels import next_item_cuts  # noqa: E402
 from seqintent.train.profile import KAPPAS, TEMPERATURES  # noqa: E402
 
 HALF_LIVES_H = (math.inf, 72.0, 24.0, 12.0, 6.0, 2.0)
 
 
 def cold_cuts(tokens, plan, split: str, limit: int) -> np.ndarray:
-    """Cuts of ``split`` after at most ``limit`` events whose next event names an item (as evaluate does),
-    oldest first."""
-    cuts = np.flatnonzero(plan.split == Splits.code(split))
-    cuts = cuts[cuts + 1 < tokens.offsets[tokens.user[cuts] + 1]]
-    cuts = cuts[(tokens.item[cuts + 1] > 0) & (tokens.time_s[cuts + 1] <= plan.look_until[cuts])]
-    cuts = cuts[(cuts - tokens.user_start[cuts] + 1) <= limit]
+    """The cold-start cuts of ``split`` (as evaluate and training take them), oldest first."""
+    cuts = next_item_cuts(tokens, plan, split, limit)
     return cuts[np.argsort(tokens.time_s[cuts], kind="stable")]
 
 

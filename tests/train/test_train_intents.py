@@ -162,6 +162,7 @@ def test_the_blend_is_chosen_on_short_histories_from_every_validation_cut(tmp_pa
     drawn from every validation cut, not from that sample's few short ones."""
     from seqintent.models import NextItemConfig
     from seqintent.train import multitask
+    from seqintent.train.labels import next_item_cuts
     from seqintent.train.pipeline import train_model
     from tests.intent_builders import research_log
 
@@ -176,12 +177,9 @@ def test_the_blend_is_chosen_on_short_histories_from_every_validation_cut(tmp_pa
     }
     model = train_model(ds, tiny, intents)
     tokens, plan, _ = intent_cuts(model, ds)
-    cuts = plan.cuts("valid")
-    cuts = cuts[cuts + 1 < tokens.offsets[tokens.user[cuts] + 1]]
-    cuts = cuts[(tokens.item[cuts + 1] > 0) & (tokens.time_s[cuts + 1] <= plan.look_until[cuts])]
-    limit = model.intents.config.cold_start.max_events
-    short = (cuts - tokens.user_start[cuts] + 1) <= limit
+    every = next_item_cuts(tokens, plan, "valid")
+    short = next_item_cuts(tokens, plan, "valid", model.intents.config.cold_start.max_events)
     # the log has more short validation histories than the cap, and far more cuts beside them, so a
     # sample of `cap` validation cuts would hold only a few short ones
-    assert short.sum() > cap and len(cuts) > 5 * short.sum()
+    assert len(short) > cap and len(every) > 5 * len(short)
     assert model.intents.metrics["profile"]["cold_valid_cuts"] == cap

@@ -30,7 +30,7 @@ from seqintent.models.model import NextItemModel
 from seqintent.models.ranking import per_example_metrics, target_ranks
 from seqintent.models.tabular import KINDS, TabularBaseline
 from seqintent.schema.columns import Splits, Vocabularies
-from seqintent.train.labels import CutLabels, CutPlan, compute_labels, plan_cuts
+from seqintent.train.labels import CutLabels, CutPlan, compute_labels, next_item_cuts, plan_cuts
 
 DEFAULT_INTENT_BASELINES = KINDS
 MAX_TRAIN_CUTS = 200_000
@@ -182,11 +182,7 @@ def evaluate_cold_start(
     state = model.intents
     assert state is not None
     limit = state.config.cold_start.max_events if max_events is None else max_events
-    cuts = np.flatnonzero(plan.split == Splits.code(split))
-    cuts = cuts[cuts + 1 < tokens.offsets[tokens.user[cuts] + 1]]
-    cuts = cuts[(tokens.item[cuts + 1] > 0) & (tokens.time_s[cuts + 1] <= plan.look_until[cuts])]
-    n_events = cuts - tokens.user_start[cuts] + 1
-    cuts = _subsample(cuts[n_events <= limit], max_examples, seed)
+    cuts = _subsample(next_item_cuts(tokens, plan, split, limit), max_examples, seed)
     out: dict[str, Any] = {"examples": len(cuts), "max_events": limit}
     if len(cuts) == 0:
         return out

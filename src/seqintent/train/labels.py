@@ -157,6 +157,20 @@ def plan_cuts(
 # --- label values --------------------------------------------------------------------------------
 
 
+def next_item_cuts(
+    tokens: EventTokens, plan: CutPlan, split: str, max_events: int | None = None
+) -> np.ndarray:
+    """Cuts of ``split`` whose next event names an item within the labels' look-ahead: the next-item
+    examples of the intent protocol (with ``max_events``: only cuts after at most that many events,
+    the short histories of the cold-start blend)."""
+    cuts = plan.cuts(split)
+    cuts = cuts[cuts + 1 < tokens.offsets[tokens.user[cuts] + 1]]
+    cuts = cuts[(tokens.item[cuts + 1] > 0) & (tokens.time_s[cuts + 1] <= plan.look_until[cuts])]
+    if max_events is not None:
+        cuts = cuts[(cuts - tokens.user_start[cuts] + 1) <= max_events]
+    return cuts
+
+
 def compute_labels(dataset: Dataset, tokens: EventTokens, specs: list[LabelSpec], plan: CutPlan) -> CutLabels:
     """Every label's value at every cut of ``plan`` (missing elsewhere).
 

@@ -53,7 +53,14 @@ from seqintent.models.model import SAVED_VOCABULARIES, NextItemModel, important_
 from seqintent.models.network import NextItemNetwork
 from seqintent.schema.columns import Splits, Vocabularies
 from seqintent.train.calibration import cross_fitted_probabilities, fit_calibration
-from seqintent.train.labels import CutLabels, CutPlan, compute_labels, default_labels, plan_cuts
+from seqintent.train.labels import (
+    CutLabels,
+    CutPlan,
+    compute_labels,
+    default_labels,
+    next_item_cuts,
+    plan_cuts,
+)
 from seqintent.train.loop import keep_freed_memory
 from seqintent.train.objectives import NextItemObjective
 from seqintent.train.priors import fit_priors
@@ -594,12 +601,7 @@ class _Trainer:
         """Validation cuts whose next event (an item, seen within the look-ahead) is a next-item target
         (with ``max_events``: only those after at most that many events), a sample of at most
         ``VALID_MAX_NEXT_ITEM``."""
-        tok, plan = self.data.tokens, self.data.plan
-        cuts = plan.cuts("valid")
-        cuts = cuts[cuts + 1 < tok.offsets[tok.user[cuts] + 1]]
-        cuts = cuts[(tok.item[cuts + 1] > 0) & (tok.time_s[cuts + 1] <= plan.look_until[cuts])]
-        if max_events is not None:
-            cuts = cuts[(cuts - tok.user_start[cuts] + 1) <= max_events]
+        cuts = next_item_cuts(self.data.tokens, self.data.plan, "valid", max_events)
         if len(cuts) > VALID_MAX_NEXT_ITEM:
             cuts = np.sort(rng.choice(cuts, VALID_MAX_NEXT_ITEM, replace=False))
         return cuts
