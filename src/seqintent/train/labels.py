@@ -154,9 +154,6 @@ def plan_cuts(
     return CutPlan(is_cut, split, look_until, "time", test_start, log_end, valid_users)
 
 
-# --- label values --------------------------------------------------------------------------------
-
-
 def next_item_cuts(
     tokens: EventTokens, plan: CutPlan, split: str, max_events: int | None = None
 ) -> np.ndarray:
@@ -169,6 +166,9 @@ def next_item_cuts(
     if max_events is not None:
         cuts = cuts[(cuts - tokens.user_start[cuts] + 1) <= max_events]
     return cuts
+
+
+# --- label values --------------------------------------------------------------------------------
 
 
 def compute_labels(dataset: Dataset, tokens: EventTokens, specs: list[LabelSpec], plan: CutPlan) -> CutLabels:
