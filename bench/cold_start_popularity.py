@@ -36,6 +36,7 @@ from seqintent.data import Dataset  # noqa: E402
 from seqintent.evaluate.intents import intent_cuts  # noqa: E402
 from seqintent.models import HistoryBatch, NextItemModel  # noqa: E402
 from seqintent.models.inference import infer  # noqa: E402
+from seqintent.models.profile import mixed_popularity  # noqa: E402
 from seqintent.models.ranking import per_example_metrics, target_ranks  # noqa: E402
 from seqintent.schema.columns import Splits, Vocabularies  # noqa: E402
 from seqintent.train.labels import next_item_cuts  # noqa: E402
@@ -115,25 +116,11 @@ def main() -> None:
     out["popularity"]["test_cuts"] = len(test)
 
     # --- the blend's grid on validation: stored popularity against past-only --------------------
-    n_events = np.minimum(valid - tokens.user_start[valid] + 1, model.config.model.max_len)
-    logits = np.concatenate(
-        [
-            infer(
-                model, HistoryBatch(tokens, tokens.user_start[part], part + 1, tokens.time_s[part + 1])
-            ).next_item
-            for part in np.array_split(valid, max(1, len(valid) // 512))
-        ]
-    )
-    probs = {}
-    for t in TEMPERATURES:
-        z = logits / t
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        probs[t] = p / p.sum(axis=1, keepdims=True)
-    combos = [(k, t) for k in KAPPAS for t in TEMPERATURES]
-    grid: dict[str, dict] = {"stored": {c: [] for c in combos}, "past_only": {c: [] for c in combos}}
-    counts = np.zeros((int(segment.max()) + 2, n_items))
+    # past-only: the segment's shares among the events before the cut (as Profile.popularity_of mixes
+    # the stored ones), gathered while the cuts are walked in time order
+    counts = np.zeros((int(segment.max()) + 2, n_items))  # row -1: users without a segment
     total = np.zeros(n_items)
+    past = np.zeros((len(valid), n_items), dtype=np.float32)
     j = 0
     for i, c in enumerate(valid):
         while j < len(events) and tokens.time_s[events[j]] < tokens.time_s[c]:
@@ -143,17 +130,28 @@ def main() -> None:
             j += 1
         s = int(segment[tokens.user[c]])
         overall = total / max(total.sum(), 1.0)
-        past = 0.9 * counts[s] / counts[s].sum() + 0.1 * overall if s >= 0 and counts[s].sum() else overall
-        stored = profile.popularity_of(None if s < 0 else s).astype(np.float64)
-        for kappa, t in combos:
-            w = n_events[i] / (n_events[i] + kappa) if kappa > 0 else 1.0
-            for name, pop in (("stored", stored), ("past_only", past)):
-                with np.errstate(divide="ignore"):
-                    blended = np.log(w * probs[t][i] + (1.0 - w) * pop)
-                grid[name][(kappa, t)].append(rank_of(blended, int(tokens.item[c + 1])))
+        past[i] = mixed_popularity(counts[s], overall) if s >= 0 and counts[s].sum() else overall
+    segments = [None if s < 0 else int(s) for s in segment[tokens.user[valid]]]
+    n_events = np.minimum(valid - tokens.user_start[valid] + 1, model.config.model.max_len)
+    targets = tokens.item[valid + 1]
+    grid: dict[str, dict] = {"stored": {}, "past_only": {}}
+    for part in np.array_split(np.arange(len(valid)), max(1, len(valid) // 512)):
+        c = valid[part]
+        logits = infer(
+            model, HistoryBatch(tokens, tokens.user_start[c], c + 1, tokens.time_s[c + 1])
+        ).next_item
+        for kappa in KAPPAS:
+            for t in TEMPERATURES:
+                profile.kappa, profile.temperature = kappa, t
+                seg = [segments[i] for i in part]
+                for name, pop in (("stored", None), ("past_only", past[part])):
+                    scores = profile.blend(logits, n_events[part], seg, popularity=pop)
+                    grid[name].setdefault((kappa, t), []).append(target_ranks(scores, targets[part]))
     out["blend_grid"] = {}
     for name, table in grid.items():
-        scores = {f"kappa={k:g},T={t:g}": metrics(r)["NDCG@10"] for (k, t), r in table.items()}
+        scores = {
+            f"kappa={k:g},T={t:g}": metrics(np.concatenate(r))["NDCG@10"] for (k, t), r in table.items()
+        }
         best = max(scores, key=scores.get)  # first of the best: the smaller kappa, then T (as choose_blend)
         out["blend_grid"][name] = {
             "chosen": best,

@@ -26,6 +26,15 @@ USER_COLUMN = "user_id"
 SEGMENT_COLUMN = "segment"
 
 
+SEGMENT_SHARE = 0.9
+
+
+def mixed_popularity(segment: np.ndarray, overall: np.ndarray) -> np.ndarray:
+    """A segment's item counts or shares, normalised, with a little of everyone's shares (``overall``,
+    summing to 1) beneath, so that items beyond the segment's list still rank."""
+    return SEGMENT_SHARE * segment / segment.sum() + (1.0 - SEGMENT_SHARE) * overall
+
+
 @dataclass
 class Profile:
     """Catalogue and segment facts a Model answers with.
@@ -68,20 +77,25 @@ class Profile:
             return self.popularity
         out = np.zeros_like(self.popularity)
         out[self.segment_items[segment]] = self.segment_scores[segment]
-        total = out.sum()
-        if total <= 0:
+        if out.sum() <= 0:
             return self.popularity
-        # a little global popularity under the segment's, so items beyond its top list still rank
-        return (0.9 * out / total + 0.1 * self.popularity).astype(np.float32)
+        return mixed_popularity(out, self.popularity).astype(np.float32)
 
     def segment_of(self, user_id: str | None) -> int | None:
         return None if user_id is None else self.user_segment.get(str(user_id))
 
-    def blend(self, logits: np.ndarray, n_events: np.ndarray, segments: list[int | None]) -> np.ndarray:
+    def blend(
+        self,
+        logits: np.ndarray,
+        n_events: np.ndarray,
+        segments: list[int | None],
+        popularity: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Cold-start scores [B, V]: ``log(w · softmax(logits / T) + (1 - w) · popularity of the segment)``.
 
         ``w = n / (n + kappa)`` for a history of ``n`` events, so a long history keeps the model's
         ranking and an empty one ranks by the segment's popularity. Column 0 stays ``-inf``.
+        ``popularity`` [B, V] replaces the stored shares (e.g. shares counted as of each history's time).
         """
         z = np.asarray(logits, dtype=np.float64) / self.temperature
         z = z - z.max(axis=1, keepdims=True)
@@ -89,7 +103,10 @@ class Profile:
         p /= p.sum(axis=1, keepdims=True)
         n = np.asarray(n_events, dtype=np.float64)[:, None]
         w = n / (n + self.kappa) if self.kappa > 0 else np.ones_like(n)
-        pop = np.stack([self.popularity_of(s) for s in segments]) if len(segments) else np.zeros_like(p)
+        if popularity is not None:
+            pop = np.asarray(popularity, dtype=np.float64)
+        else:
+            pop = np.stack([self.popularity_of(s) for s in segments]) if len(segments) else np.zeros_like(p)
         with np.errstate(divide="ignore"):
             out = np.log(w * p + (1.0 - w) * pop)
         out[:, 0] = -np.inf
