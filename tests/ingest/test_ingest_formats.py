@@ -224,6 +224,22 @@ def test_headerless_columns_and_text_ids_in_a_numeric_column(tmp_path):
     assert ds.vocab("users").values[-1] == "u7"  # text order once one id is not an integer
 
 
+LONG_TEXT = "x" * 3_000_000  # over DuckDB's default maximum line (2 MB), which the read starts with
+
+
+@pytest.mark.parametrize("long_row", [2, 25_000], ids=["in-the-sniffed-sample", "after-the-sample"])
+def test_a_line_over_the_default_maximum_is_kept(tmp_path, long_row):
+    run = Run(tmp_path)
+    # near the top the sniff fails on it; far down (the sniffer samples about 20k rows) the read
+    # rejects it: either way the file is read again with long lines allowed, and nothing is lost
+    rows = [f"{u % 50},{u},view,i{u % 7}," + ("short" if u != long_row else LONG_TEXT) for u in range(30_000)]
+    run.write("log.csv", "user,ts,action,item,note\n" + "\n".join(rows) + "\n")
+    ds = run(config(source(text="note")))
+    assert ds.stats["events_kept"] == 30_000 and dropped(ds) == {}
+    lengths = ds.events(columns=["text"]).column("text").to_pylist()
+    assert sorted(len(t) for t in lengths)[-2:] == [5, 3_000_000]
+
+
 def test_item_and_user_side_tables(tmp_path):
     run = Run(tmp_path)
     run.write("log.csv", "user,ts,action,item,cat\n1,1,view,a,\n1,2,view,b,z\n2,1,view,c,\n")

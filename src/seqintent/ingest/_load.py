@@ -19,7 +19,14 @@ from seqintent.errors import DataError, close_names
 from seqintent.ingest._inputs import InputFile
 from seqintent.ingest._lines import open_jsonl, open_prefix_label, open_sequences
 from seqintent.ingest._mapping import REASON, StagePlan, needs_row_column, plan_stage
-from seqintent.ingest._readers import ROW, RawInput, open_csv, open_json_object, open_parquet
+from seqintent.ingest._readers import (
+    LINE_TOO_LONG,
+    ROW,
+    RawInput,
+    open_csv,
+    open_json_object,
+    open_parquet,
+)
 from seqintent.ingest._sql import error_text, ident, literal, unify_types
 from seqintent.schema.actions import CANONICAL_ACTIONS, canonical_action
 from seqintent.schema.columns import Columns, DropReasons
@@ -77,14 +84,26 @@ def map_action(raw: str | None, spec: ActionSpec) -> str | None:
 
 
 def _open(
-    con: duckdb.DuckDBPyConnection, source: SourceConfig, file: InputFile, tag: str, types: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    source: SourceConfig,
+    file: InputFile,
+    tag: str,
+    types: dict[str, str],
+    long_lines: bool,
 ) -> RawInput:
     fmt = file.format
     if fmt in ("csv", "tsv"):
         time = source.time
         text = frozenset([time.column]) if time is not None and time.format and time.column else frozenset()
         return open_csv(
-            con, file, source, tag, types=types, staged=needs_row_column(source), text_columns=text
+            con,
+            file,
+            source,
+            tag,
+            types=types,
+            staged=needs_row_column(source),
+            text_columns=text,
+            long_lines=long_lines,
         )
     if fmt == "parquet":
         return open_parquet(con, file, tag)
@@ -96,11 +115,16 @@ def _open(
 
 
 def open_table(
-    con: duckdb.DuckDBPyConnection, spec: _TableSource, file: InputFile, tag: str, types: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    spec: _TableSource,
+    file: InputFile,
+    tag: str,
+    types: dict[str, str],
+    long_lines: bool,
 ) -> RawInput:
     """A side table (items / users): text, Parquet or JSONL."""
     if file.format in ("csv", "tsv"):
-        return open_csv(con, file, spec, tag, types=types, staged=False)
+        return open_csv(con, file, spec, tag, types=types, staged=False, long_lines=long_lines)
     if file.format == "parquet":
         return open_parquet(con, file, tag)
     if file.format == "jsonl":
@@ -113,18 +137,22 @@ def open_table(
 def stage_with_retry(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    build: Callable[[dict[str, str]], tuple[RawInput, str, T]],
+    build: Callable[[dict[str, str], bool], tuple[RawInput, str, T]],
     file: InputFile,
 ) -> tuple[RawInput, T]:
-    """Run ``build(types) -> (raw, sql, plan)`` into ``table``; re-read columns DuckDB failed to cast as text.
+    """Run ``build(types, long_lines) -> (raw, sql, plan)`` into ``table``; read again what the
+    reader rejected for a reason of its own rather than the row's.
 
     DuckDB guesses column types from a sample; a later value that does not fit (a text id in a
     column of numbers) is rejected as a cast error. Those columns are read again as VARCHAR, so
-    the value reaches the mapping (and its own checks) instead of dropping the row.
+    the value reaches the mapping (and its own checks) instead of dropping the row. A line over
+    the reader's default maximum size is rejected too: the file is then read again with long
+    lines allowed.
     """
     types: dict[str, str] = {}
+    long_lines = False
     for _ in range(_MAX_RETRIES):
-        raw, sql, plan = build(types)
+        raw, sql, plan = build(types, long_lines)
         try:
             con.execute(f"CREATE TABLE {table} AS {sql}")
         except duckdb.Error as exc:
@@ -133,13 +161,16 @@ def stage_with_retry(
                 file=str(file.path),
                 fix="check the file's format options (delimiter, header, encoding) in the config",
             ) from None
-        cast_failures = {r[1] for r in raw.rejects(con) if r[2] == "CAST" and r[1]} - set(types)
-        if not cast_failures:
+        rejects = raw.rejects(con)
+        cast_failures = {r[1] for r in rejects if r[2] == "CAST" and r[1]} - set(types)
+        too_long = not raw.long_lines and any(r[2] == LINE_TOO_LONG for r in rejects)
+        if not cast_failures and not too_long:
             raw.collect_rejects(con)
             return raw, plan
         con.execute(f"DROP TABLE {table}")
         raw.drop(con)
         types.update(dict.fromkeys(cast_failures, "VARCHAR"))
+        long_lines = raw.long_lines or too_long
     raise DataError("could not settle the column types of the file", file=str(file.path))
 
 
@@ -162,12 +193,13 @@ def load_events(
 
             def build(
                 types: dict[str, str],
+                long_lines: bool,
                 source: SourceConfig = source,
                 file: InputFile = file,
                 tag: str = tag,
                 s: int = s,
             ) -> tuple[RawInput, str, StagePlan]:
-                raw = _open(con, source, file, tag, types)
+                raw = _open(con, source, file, tag, types, long_lines)
                 plan = plan_stage(con, source, s, raw, config.cleaning)
                 return raw, plan.sql, plan
 

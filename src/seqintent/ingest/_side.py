@@ -37,9 +37,9 @@ def load_side_table(
         stage = f"stage_{tag}"
 
         def build(
-            types: dict[str, str], file: InputFile = file, tag: str = tag
+            types: dict[str, str], long_lines: bool, file: InputFile = file, tag: str = tag
         ) -> tuple[RawInput, str, None]:
-            raw = open_table(con, spec, file, tag, types)
+            raw = open_table(con, spec, file, tag, types, long_lines)
             scope = Scope(con, raw, raw.columns, kind)
             try:
                 select = [f"{scope.field(getattr(spec, id_column), f'{kind}.{id_column}')[0]} AS {id_column}"]
