@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -238,6 +240,37 @@ def test_a_line_over_the_default_maximum_is_kept(tmp_path, long_row):
     assert ds.stats["events_kept"] == 30_000 and dropped(ds) == {}
     lengths = ds.events(columns=["text"]).column("text").to_pylist()
     assert sorted(len(t) for t in lengths)[-2:] == [5, 3_000_000]
+
+
+def test_a_jsonl_line_over_the_default_maximum_is_kept(tmp_path):
+    run = Run(tmp_path)
+    lines = [
+        json.dumps({"user": 1, "ts": t, "action": "view", "item": "a", "note": "short"}) for t in range(5)
+    ]
+    lines.insert(2, json.dumps({"user": 2, "ts": 1, "action": "view", "item": "b", "note": LONG_TEXT}))
+    run.write("log.jsonl", "\n".join(lines) + "\n")
+    ds = run(config(source(path="log.jsonl", text="note")))
+    assert ds.stats["events_kept"] == 6 and dropped(ds) == {}
+    assert max(len(t) for t in ds.events(columns=["text"]).column("text").to_pylist()) == 3_000_000
+
+
+def test_jsonl_types_and_keys_that_change_late_in_the_file(tmp_path):
+    run = Run(tmp_path)
+    # the column types come from the structures of all lines: a text user id, a float after nulls
+    # and a key seen only near the end must all reach the Dataset
+    lines = []
+    for t in range(3000):
+        row = {"user": t % 40, "ts": t, "action": "view", "item": f"i{t % 9}", "dwell": None}
+        if t == 2500:
+            row.update(user="u7", dwell=2.5, coupon="SPRING")
+        lines.append(json.dumps(row))
+    run.write("log.jsonl", "\n".join(lines) + "\n")
+    ds = run(config(source(path="log.jsonl", dwell_s="dwell", attrs={"coupon": "coupon"})))
+    assert ds.stats["events_kept"] == 3000 and dropped(ds) == {}
+    assert "u7" in ds.vocab("users").values
+    events = ds.events(columns=["user_id", "dwell_s", "attrs"]).to_pylist()
+    late = [e for e in events if e["user_id"] == "u7"]
+    assert len(late) == 1 and late[0]["dwell_s"] == 2.5 and late[0]["attrs"]["coupon"] == "SPRING"
 
 
 def test_item_and_user_side_tables(tmp_path):

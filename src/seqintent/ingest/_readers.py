@@ -377,28 +377,39 @@ def read_lines(con: duckdb.DuckDBPyConnection, file: InputFile, encoding: str, t
     """A table ``(line_no, line)`` of every physical line (blank lines are NULL); returns its name.
 
     A line the reader rejects (invalid encoding) is kept as NULL with ``bad`` true, so line numbers
-    stay exact.
+    stay exact. Lines are read at DuckDB's default maximum size, and all again with long lines
+    allowed when one is over it (see ``LINE_TOO_LONG``).
     """
     table = f"lines_{tag}"
-    args = [
-        literal(str(file.path)),
-        "columns={'line': 'VARCHAR'}",
-        "delim=chr(0)",
-        "quote=''",
-        "escape=''",
-        "header=false",
-        "auto_detect=false",
-        f"max_line_size={_MAX_LINE}",
-        f"store_rejects=true, rejects_table={literal('lrej_' + tag)}",
-        f"rejects_scan={literal('lrejscan_' + tag)}",
-    ]
-    if encoding != "utf-8":
-        args.append(f"encoding={literal(encoding)}")
+
+    def read(long_lines: bool) -> list[tuple[int, str]]:
+        args = [
+            literal(str(file.path)),
+            "columns={'line': 'VARCHAR'}",
+            "delim=chr(0)",
+            "quote=''",
+            "escape=''",
+            "header=false",
+            "auto_detect=false",
+            f"store_rejects=true, rejects_table={literal('lrej_' + tag)}",
+            f"rejects_scan={literal('lrejscan_' + tag)}",
+        ]
+        if long_lines:
+            args.append(f"max_line_size={_MAX_LINE}")
+        if encoding != "utf-8":
+            args.append(f"encoding={literal(encoding)}")
+        for name in (f"lrej_{tag}", f"lrejscan_{tag}"):  # a second read would add to the first's
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.execute(f"CREATE OR REPLACE TABLE {table}_read AS SELECT line FROM read_csv({', '.join(args)})")
+        return con.execute(f"SELECT line, error_type FROM lrej_{tag}").fetchall()
+
     try:
-        con.execute(f"CREATE TABLE {table}_read AS SELECT line FROM read_csv({', '.join(args)})")
-        rejected = sorted({int(r[0]) for r in con.execute(f"SELECT line FROM lrej_{tag}").fetchall()})
+        rejects = read(long_lines=False)
+        if any(kind == LINE_TOO_LONG for _, kind in rejects):
+            rejects = read(long_lines=True)
     except duckdb.Error as exc:
         raise _read_error(file, exc, "text lines") from None
+    rejected = sorted({int(line) for line, _ in rejects})
     if rejected:
         # accepted line a (0-based) sits at physical line a + 1 + #{j : rejected[j] - (j + 1) <= a}
         shifts = [r - (j + 1) for j, r in enumerate(rejected)]
