@@ -33,16 +33,13 @@ KEPT = ("HR@10", "NDCG@10", "MRR@10", "HR@20", "NDCG@20", "MRR@20")
 
 
 def _prior_head(model: NextItemModel) -> torch.nn.Module:
-    """The next-item head holding both priors' buffers (weights folded in)."""
-    for module in model.network.modules():
-        if (
-            getattr(module, "prior_bonus", None) is not None
-            and getattr(module, "neighbour_weight", None) is not None
-        ):
-            return module
-    raise SystemExit(
-        "the model has no transition and neighbour priors (model.transition_prior / neighbour_prior)"
-    )
+    """The next-item head, which holds both priors' buffers (weights folded in)."""
+    head = model.network.next_item
+    if head.prior_bonus is None or head.neighbour_weight is None:
+        raise SystemExit(
+            "the model has no transition and neighbour priors (model.transition_prior, neighbour_prior)"
+        )
+    return head
 
 
 def frontier(
