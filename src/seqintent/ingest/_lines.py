@@ -36,7 +36,7 @@ def open_jsonl(con: duckdb.DuckDBPyConnection, file: InputFile, spec: _TableSour
     table = f"json_{tag}"
     con.execute(
         f"CREATE TABLE {table} AS SELECT line_no, line, (NOT bad AND CASE WHEN json_valid(line) "
-        f"THEN json_type(line::JSON) = 'OBJECT' ELSE false END) AS ok "
+        f"THEN json_type(line) = 'OBJECT' ELSE false END) AS ok "
         f"FROM {lines} WHERE bad OR trim(line) <> ''"
     )
     con.execute(f"DROP TABLE {lines}")
@@ -51,7 +51,7 @@ def open_jsonl(con: duckdb.DuckDBPyConnection, file: InputFile, spec: _TableSour
     # JSON array (3M lines: 17.3 s against 5.7 s, the same structure)
     structure = con.execute(
         f"SELECT json_structure(to_json(list(line::JSON ORDER BY line_no))) -> 0 FROM {table} "
-        f"WHERE line_no IN (SELECT min(line_no) FROM {table} WHERE ok GROUP BY json_structure(line::JSON))"
+        f"WHERE line_no IN (SELECT min(line_no) FROM {table} WHERE ok GROUP BY json_structure(line))"
     ).fetchall()[0][0]
     fields = json.loads(structure) if structure else {}
     if not isinstance(fields, dict):
