@@ -30,7 +30,8 @@ ROW = "_row"  # column naming the raw row of a staged relation
 # are read at the default and again with long lines only when a line is over it
 # (``LINE_TOO_LONG`` among the rejects, or a sniff that fails).
 _MAX_LINE = 1 << 27
-LINE_TOO_LONG = "LINE SIZE OVER MAXIMUM"
+LINE_TOO_LONG = "LINE SIZE OVER MAXIMUM"  # the reject kind of such a line
+_SNIFF_LINE_TOO_LONG = "Maximum line size"  # the sniff's error for one (it fails even ignoring errors)
 
 
 @dataclass
@@ -269,9 +270,9 @@ def open_csv(
     try:
         sniffed = sniff(long_lines)
     except duckdb.Error as exc:
-        if long_lines:
+        if long_lines or _SNIFF_LINE_TOO_LONG not in str(exc):
             raise _read_error(file, exc, "a delimited text table") from None
-        try:  # a line over DuckDB's default maximum fails the sniff even with ignore_errors
+        try:
             sniffed, long_lines = sniff(True), True
         except duckdb.Error as again:
             raise _read_error(file, again, "a delimited text table") from None
