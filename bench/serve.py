@@ -243,13 +243,20 @@ def free_port() -> int:
 
 
 def start_server(
-    runtime: Path, store: Path, port: int, max_wait_ms: float, precision: str, workers: int = 1
+    runtime: Path,
+    store: Path,
+    port: int,
+    max_wait_ms: float,
+    precision: str,
+    workers: int = 1,
+    model_on: str = "auto",
 ) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SEQINTENT_API_KEYS": KEY}
     command = [sys.executable, "-c", "from seqintent.cli import main; main()", "serve", str(runtime)]
     command += ["--port", str(port), "--store", f"sqlite:///{store}", "--max-wait-ms", str(max_wait_ms)]
     command += ["--log-level", "warning", "--workers", str(workers)]
     command += ["--int8"] if precision == "int8" else []
+    command += {"auto": [], "thread": ["--model-thread"], "loop": ["--model-on-loop"]}[model_on]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -303,6 +310,7 @@ def http_load(
     max_wait_ms: float,
     precision: str,
     workers: int = 1,
+    model_on: str = "auto",
 ) -> dict[str, Any]:
     """The service under the load process and the replay process, at the same time."""
     body = [
@@ -321,7 +329,7 @@ def http_load(
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         server = start_server(
-            paths["runtime"], Path(tmp) / "events.db", port, max_wait_ms, precision, workers
+            paths["runtime"], Path(tmp) / "events.db", port, max_wait_ms, precision, workers, model_on
         )
         try:
             ctx = multiprocessing.get_context("spawn")
@@ -355,6 +363,8 @@ def http_load(
         "precision": precision,
         "workers": workers,
         "max_wait_ms": max_wait_ms,
+        # serve's default: the model on a thread of its own with one worker, on the event loop with several
+        "model_on": ("thread" if workers == 1 else "loop") if model_on == "auto" else model_on,
         "server_cpu_s": round(cpu_used, 2),
         "server_cpu_ms_per_request": round(1000 * cpu_used / max(requests, 1), 3),
         # the clients share the machine: what the load and replay processes took
@@ -444,7 +454,15 @@ def main() -> None:
         "--replay-rate", type=float, default=50.0, help="replayed events per second during the load"
     )
     parser.add_argument(
-        "--max-wait-ms", type=float, nargs="+", default=[2.0], help="micro-batching budgets to run"
+        "--max-wait-ms", type=float, nargs="+", default=[0.0], help="micro-batching budgets to run"
+    )
+    parser.add_argument(
+        "--model-on",
+        nargs="+",
+        default=["auto"],
+        choices=["auto", "thread", "loop"],
+        help="where each worker runs the model (serve --model-thread / --model-on-loop; "
+        "auto: serve's default)",
     )
     parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"], choices=["fp32", "int8"])
     parser.add_argument(
@@ -493,16 +511,17 @@ def main() -> None:
     if "http" not in args.skip:
         # the machine's speed drifts from minute to minute: every set-up runs --http-repeats times,
         # the set-ups interleaved, and the run with the median p99 stands for its set-up
-        runs: dict[tuple[str, float, int], list[dict[str, Any]]] = {}
-        setups = list(itertools.product(args.precisions, args.max_wait_ms, args.workers))
+        runs: dict[tuple[str, float, int, str], list[dict[str, Any]]] = {}
+        setups = list(itertools.product(args.precisions, args.max_wait_ms, args.workers, args.model_on))
         for repeat in range(args.http_repeats):
-            for precision, wait, workers in setups:
+            for precision, wait, workers, model_on in setups:
                 log(
                     f"HTTP load at {args.rate:g}/s for {args.seconds:g} s, {precision}, "
-                    f"max wait {wait:g} ms, {workers} worker(s), run {repeat + 1} of {args.http_repeats}"
+                    f"max wait {wait:g} ms, {workers} worker(s), model on {model_on}, "
+                    f"run {repeat + 1} of {args.http_repeats}"
                 )
-                run_result = http_load(paths, histories, args, wait, precision, workers)
-                runs.setdefault((precision, wait, workers), []).append(run_result)
+                run_result = http_load(paths, histories, args, wait, precision, workers, model_on)
+                runs.setdefault((precision, wait, workers, model_on), []).append(run_result)
                 load = run_result["load"]
                 log(
                     f"  {load['throughput_rps']} req/s, latency ms {load['latency_ms']}, "
@@ -554,6 +573,7 @@ def targets(result: dict[str, Any], rate: float) -> dict[str, Any]:
             "rate_target_rps": rate,
             "precision": best["precision"],
             "workers": best.get("workers", 1),
+            "model_on": best.get("model_on", "thread"),
             "met": p99 is not None
             and p99 < P99_TARGET_MS
             and rate >= 300
@@ -622,16 +642,17 @@ def write_markdown(result: dict[str, Any]) -> None:
             "with the median p99, and the last column gives the p99 of every run (the machine's speed "
             "drifts from minute to minute).",
             "",
-            "| precision | workers | max wait | target rps | achieved rps | p50 ms | p95 ms | p99 ms | "
-            "errors / unsent | "
+            "| precision | workers | model on | max wait | target rps | achieved rps | p50 ms | p95 ms | "
+            "p99 ms | errors / unsent | "
             "replay intent p50 / p99 ms | mean batch | server CPU ms / request | p99 of each run |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in result["http"]:
             load, replay = r["load"], r["replay"]
             lat, ask = load["latency_ms"], replay["intent_latency_ms"]
             lines.append(
-                f"| {r['precision']} | {r.get('workers', 1)} | {r['max_wait_ms']:g} ms | "
+                f"| {r['precision']} | {r.get('workers', 1)} | {r.get('model_on', 'thread')} | "
+                f"{r['max_wait_ms']:g} ms | "
                 f"{load['rate_target_rps']:g} | "
                 f"{load['throughput_rps']:.0f} | {_ms(lat, 'p50')} | {_ms(lat, 'p95')} | {_ms(lat, 'p99')} | "
                 f"{load['errors']} / {load.get('dropped_unsent_by_deadline', 0)} | "
@@ -717,7 +738,8 @@ def write_markdown(result: dict[str, Any]) -> None:
         x = t["p99_under_15ms_at_300rps"]
         lines.append(
             f"- p99 < 15 ms at 300 req/s for intent + top-10 + explanation: best p99 {x['p99_ms']:.1f} ms "
-            f"({x.get('precision', 'fp32')}, {x.get('workers', 1)} worker(s); its runs: "
+            f"({x.get('precision', 'fp32')}, {x.get('workers', 1)} worker(s), model on "
+            f"{x.get('model_on', 'thread')}; its runs: "
             f"{', '.join(f'{v:.1f}' for v in x.get('p99_each_run_ms', [x['p99_ms']]))} ms) at "
             f"{x['throughput_rps']:.0f} req/s achieved — "
             f"**{'met' if x['met'] else 'NOT met'}** on this run."

@@ -219,6 +219,15 @@ def test_serve_with_two_workers_shares_the_store_cache_rule_and_metrics(exported
         assert httpx.post(f"{base}/v1/events", json={"events": [new]}, headers=auth).json()["accepted"] == 1
         for _ in range(6):  # whichever worker answers, no answer cached before the event is served
             assert httpx.get(url, headers=auth).json()["history"]["events"] == 4
+        # with several workers each runs the model on its event loop: the stateless answer is the
+        # stored user's answer, whichever worker gives it
+        given = {"events": [*short, new], "at": 1713000000000}
+        answers = [httpx.post(f"{base}/v1/predict", json=given, headers=auth) for _ in range(6)]
+        assert {r.status_code for r in answers} == {200}
+        stored = httpx.get(url, headers=auth).json()
+        for r in answers:
+            assert r.json()["next_items"] == stored["next_items"]
+            assert r.json()["intents"] == stored["intents"]
         metrics = httpx.get(f"{base}/metrics").text
         posts = 'seqintent_request_seconds_count{method="POST",route="/v1/events",status="200"} '
         assert float(metrics.split(posts)[1].split()[0]) == len(users) + 2  # summed over the workers

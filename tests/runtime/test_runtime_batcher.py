@@ -151,3 +151,53 @@ def test_async_callers_share_batches_with_threads_and_get_their_errors():
     with pytest.raises(ValueError, match="unlucky"):
         asyncio.run(unlucky())
     batcher.close()
+
+
+def test_on_loop_async_callers_of_one_pass_share_a_call_on_the_loop_thread():
+    import asyncio
+
+    calls: list[tuple[list[int], int]] = []
+
+    def run(xs: list[int]) -> list[int]:
+        calls.append((list(xs), threading.get_ident()))
+        if 13 in xs:
+            raise ValueError("unlucky")
+        return [x + 1 for x in xs]
+
+    batcher = MicroBatcher(run, max_batch=2, max_wait_s=0.0, on_loop=True)
+
+    async def main() -> tuple[list[object], int]:
+        answers = await asyncio.gather(
+            *(batcher.submit_async(x) for x in (1, 2, 3, 13, 5)), return_exceptions=True
+        )
+        return answers, threading.get_ident()
+
+    answers, loop_thread = asyncio.run(main())
+    # the five arrive in one pass of the loop: batches of at most two, in order, all on the loop's thread
+    assert [xs for xs, _ in calls] == [[1, 2], [3, 13], [5]]
+    assert {thread for _, thread in calls} == {loop_thread}
+    assert answers[:2] == [2, 3] and answers[4] == 6
+    assert all(isinstance(a, ValueError) for a in answers[2:4])  # the error reaches its batch only
+    assert batcher.submit(7) == 8  # blocking callers still have the worker thread
+    assert calls[-1][1] != loop_thread
+    batcher.close()
+
+
+def test_on_loop_the_first_caller_waits_for_company_within_the_budget():
+    import asyncio
+
+    sizes: list[int] = []
+    batcher = MicroBatcher(lambda xs: sizes.append(len(xs)) or xs, max_batch=8, max_wait_s=0.3, on_loop=True)
+
+    async def staggered() -> list[int]:
+        async def late(x: int, delay: float) -> int:
+            await asyncio.sleep(delay)
+            return await batcher.submit_async(x)
+
+        return await asyncio.gather(late(1, 0.0), late(2, 0.05), late(3, 0.1))
+
+    start = time.perf_counter()
+    assert asyncio.run(staggered()) == [1, 2, 3]
+    assert sizes == [3]  # the later two arrived within the first one's budget
+    assert 0.25 < time.perf_counter() - start < 5
+    batcher.close()

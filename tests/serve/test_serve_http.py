@@ -142,8 +142,9 @@ def test_unknown_user_gets_popularity(serve, exported_plain):
     assert len(body["next_items"]) == 2
 
 
-def test_predict_answers_a_given_history_and_stores_nothing(serve, exported_plain):
-    client = serve()
+@pytest.mark.parametrize("model_thread", [True, False], ids=["model-thread", "model-on-loop"])
+def test_predict_answers_a_given_history_and_stores_nothing(serve, exported_plain, model_thread):
+    client = serve(model_thread=model_thread)
     events = user_events(exported_plain, n=12)
     at = events[-1]["ts"] + 5000
     shuffled = events[6:] + events[:6]  # sorted by time on arrival

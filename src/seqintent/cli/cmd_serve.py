@@ -45,7 +45,17 @@ if TYPE_CHECKING:
     "--max-batch", type=int, default=32, show_default=True, help="Micro-batching: histories per call."
 )
 @click.option(
-    "--max-wait-ms", type=float, default=1.0, show_default=True, help="Micro-batching: wait for company (ms)."
+    "--max-wait-ms",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Micro-batching: wait for company (ms). 0: no wait, yet requests that queue meanwhile share a call.",
+)
+@click.option(
+    "--model-thread/--model-on-loop",
+    default=None,
+    help="Run the model on a thread of its own (the loop reads requests meanwhile) or on the event loop "
+    "(no thread hand-off, less CPU per request). Default: a thread with one worker, the loop with several.",
 )
 @click.option(
     "--workers",
@@ -72,6 +82,7 @@ def serve_command(
     threads: int,
     max_batch: int,
     max_wait_ms: float,
+    model_thread: bool | None,
     workers: int,
     log_level: str,
 ) -> None:
@@ -98,6 +109,9 @@ def serve_command(
         threads=threads,
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
+        # several processes already keep every core busy: a second thread per process only adds
+        # hand-offs (measured: BENCHMARKS.md, serving notes)
+        model_thread=workers == 1 if model_thread is None else model_thread,
         cache_ttl_s=cache_ttl,
         tiered=not no_tiers,
         log_level=log_level,

@@ -5,6 +5,12 @@ ready. One worker thread takes the first waiting item, gathers more until ``max_
 ``max_wait_s`` after the first one arrived, runs them together and hands each caller its answer.
 With ``max_wait_s = 0`` it never waits, yet still batches whatever queued while the previous
 batch ran: under load batches grow by themselves, at low load nobody waits.
+
+Callers on an event loop (:meth:`MicroBatcher.submit_async`) can instead have their batches run on
+the loop itself (``on_loop=True``): no hand-off to the worker thread and back (two thread wake-ups
+per request), at the price of the loop not reading other requests while the model runs. That is
+the better trade where every core has a server process of its own (measured in BENCHMARKS.md,
+serving notes); with one process the worker thread lets parsing overlap the model.
 """
 
 from __future__ import annotations
@@ -66,6 +72,9 @@ class MicroBatcher(Generic[T, R]):
         How long the first item of a batch may wait for company.
     on_batch:
         Called after each batch with its size and its run time in seconds (for metrics).
+    on_loop:
+        Run the batches of :meth:`submit_async` callers on their event loop instead of the worker
+        thread (which still serves :meth:`submit`).
 
     Examples
     --------
@@ -82,6 +91,7 @@ class MicroBatcher(Generic[T, R]):
         max_batch: int = 32,
         max_wait_s: float = 0.001,
         on_batch: Callable[[int, float], None] | None = None,
+        on_loop: bool = False,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1 (got {max_batch})")
@@ -91,6 +101,10 @@ class MicroBatcher(Generic[T, R]):
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.on_batch = on_batch
+        self.on_loop = on_loop
+        # per event loop: the items waiting for the loop's next batch, and whether a run is scheduled
+        self._loop_waiting: dict[asyncio.AbstractEventLoop, list[tuple[T, asyncio.Future[R]]]] = {}
+        self._loop_scheduled: dict[asyncio.AbstractEventLoop, asyncio.Handle | asyncio.TimerHandle] = {}
         self._queue: queue.SimpleQueue[_Slot[T, R] | object] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="seqintent-batcher", daemon=True)
@@ -111,9 +125,51 @@ class MicroBatcher(Generic[T, R]):
         """Answer one item without blocking the event loop (the batch runs in the worker thread)."""
         if self._closed:
             raise RuntimeError("the batcher is closed")
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._queue.put(_Slot(item, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        if not self.on_loop:
+            self._queue.put(_Slot(item, future))
+            return await future
+        waiting = self._loop_waiting.setdefault(loop, [])
+        waiting.append((item, future))
+        scheduled = self._loop_scheduled.get(loop)
+        if len(waiting) >= self.max_batch:
+            if scheduled is not None:
+                scheduled.cancel()
+            self._loop_scheduled[loop] = loop.call_soon(self._run_on_loop, loop)
+        elif scheduled is None:
+            # call_soon runs after the callbacks already ready: requests read in the same pass join
+            self._loop_scheduled[loop] = (
+                loop.call_later(self.max_wait_s, self._run_on_loop, loop)
+                if self.max_wait_s > 0
+                else loop.call_soon(self._run_on_loop, loop)
+            )
         return await future
+
+    def _run_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run the loop's waiting items (at most ``max_batch``; the rest in the next callback)."""
+        waiting = self._loop_waiting.get(loop, [])
+        batch, rest = waiting[: self.max_batch], waiting[self.max_batch :]
+        self._loop_waiting[loop] = rest
+        if rest:
+            self._loop_scheduled[loop] = loop.call_soon(self._run_on_loop, loop)
+        else:
+            self._loop_scheduled.pop(loop, None)
+        start = time.perf_counter()
+        try:
+            answers = self.run([item for item, _ in batch])
+            if len(answers) != len(batch):
+                raise RuntimeError(f"batch function answered {len(answers)} of {len(batch)} items")
+        except BaseException as exc:  # every caller of the batch gets the error
+            for _, future in batch:
+                _settle(future, None, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), answer in zip(batch, answers, strict=True):
+            _settle(future, answer, None)
+        if self.on_batch is not None:
+            self.on_batch(len(batch), time.perf_counter() - start)
 
     def _loop(self) -> None:
         stopping = False
@@ -153,7 +209,7 @@ class MicroBatcher(Generic[T, R]):
             self.on_batch(len(batch), time.perf_counter() - start)
 
     def close(self) -> None:
-        """Finish the queued items and stop the worker."""
+        """Finish the queued items and stop the worker (batches scheduled on a loop still run there)."""
         if not self._closed:
             self._closed = True
             self._queue.put(_STOP)

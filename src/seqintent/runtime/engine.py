@@ -64,6 +64,9 @@ class InferenceEngine:
         ONNX Runtime intra-op threads (1 keeps latency steady on a busy 2-core machine).
     max_batch, max_wait_ms:
         Micro-batching: most histories per model call, and how long the first may wait for company.
+    model_thread:
+        Run the model calls of async callers on the batcher's thread (True) or on their event loop
+        (False: no thread hand-off; see :class:`~seqintent.runtime._batcher.MicroBatcher`).
     explain_events:
         Events listed in an explanation (the heaviest).
     on_batch:
@@ -83,9 +86,10 @@ class InferenceEngine:
         precision: str = "fp32",
         threads: int = 1,
         max_batch: int = 32,
-        max_wait_ms: float = 1.0,
+        max_wait_ms: float = 0.0,
         explain_events: int = 5,
         on_batch: Callable[[int, float], None] | None = None,
+        model_thread: bool = True,
     ) -> None:
         ort = require("onnxruntime", "the inference engine")
         self.runtime = runtime
@@ -125,7 +129,11 @@ class InferenceEngine:
             }
         self.detector = _load_detector(runtime.path / ANOMALY_DIR)
         self.batcher: MicroBatcher[EncodedHistory, GraphRow] = MicroBatcher(
-            self.run_graph, max_batch=max_batch, max_wait_s=max_wait_ms / 1000.0, on_batch=on_batch
+            self.run_graph,
+            max_batch=max_batch,
+            max_wait_s=max_wait_ms / 1000.0,
+            on_batch=on_batch,
+            on_loop=not model_thread,
         )
 
     @classmethod

@@ -26,7 +26,16 @@ class ServeSettings(BaseModel):
     threads: int = Field(1, ge=1, description="ONNX Runtime intra-op threads")
     max_batch: int = Field(32, ge=1, description="micro-batching: most histories per model call")
     max_wait_ms: float = Field(
-        1.0, ge=0, description="micro-batching: how long a request may wait for others to share its call"
+        0.0,
+        ge=0,
+        description="micro-batching: how long a request may wait for others to share its call "
+        "(0: none, yet requests that queue while a call runs share the next one)",
+    )
+    model_thread: bool = Field(
+        True,
+        description="run the model on a thread of its own, so the event loop reads other requests "
+        "meanwhile (one server process); false: on the event loop, no hand-off between threads "
+        "(less CPU per request: the better choice when every core has its own worker process)",
     )
     default_k: int = Field(10, ge=1, description="items returned when a request gives no k")
     max_k: int = Field(100, ge=1, description="largest k a request may ask for")
