@@ -201,3 +201,22 @@ def test_on_loop_the_first_caller_waits_for_company_within_the_budget():
     assert sizes == [3]  # the later two arrived within the first one's budget
     assert 0.25 < time.perf_counter() - start < 5
     batcher.close()
+
+
+def test_on_loop_a_caller_gone_before_its_batch_costs_no_model_work():
+    import asyncio
+
+    seen: list[list[int]] = []
+    batcher = MicroBatcher(lambda xs: seen.append(list(xs)) or xs, max_batch=8, max_wait_s=0.05, on_loop=True)
+
+    async def main() -> int:
+        gone = asyncio.ensure_future(batcher.submit_async(1))
+        kept = asyncio.ensure_future(batcher.submit_async(2))
+        await asyncio.sleep(0)  # both are waiting for the budget to pass
+        gone.cancel()  # the client disconnected
+        return await kept
+
+    assert asyncio.run(main()) == 2
+    assert seen == [[2]]
+    assert not batcher._loop_waiting and not batcher._loop_scheduled  # nothing keeps the loop alive
+    batcher.close()

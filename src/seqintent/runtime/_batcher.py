@@ -148,13 +148,16 @@ class MicroBatcher(Generic[T, R]):
 
     def _run_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run the loop's waiting items (at most ``max_batch``; the rest in the next callback)."""
-        waiting = self._loop_waiting.get(loop, [])
+        waiting = self._loop_waiting.pop(loop, [])
         batch, rest = waiting[: self.max_batch], waiting[self.max_batch :]
-        self._loop_waiting[loop] = rest
         if rest:
+            self._loop_waiting[loop] = rest
             self._loop_scheduled[loop] = loop.call_soon(self._run_on_loop, loop)
         else:
-            self._loop_scheduled.pop(loop, None)
+            self._loop_scheduled.pop(loop, None)  # nothing of a finished loop stays referenced
+        batch = [(item, future) for item, future in batch if not future.done()]  # callers gone: skipped
+        if not batch:
+            return
         start = time.perf_counter()
         try:
             answers = self.run([item for item, _ in batch])
@@ -165,9 +168,9 @@ class MicroBatcher(Generic[T, R]):
                 _settle(future, None, exc)
             if not isinstance(exc, Exception):
                 raise
-            return
-        for (_, future), answer in zip(batch, answers, strict=True):
-            _settle(future, answer, None)
+        else:
+            for (_, future), answer in zip(batch, answers, strict=True):
+                _settle(future, answer, None)
         if self.on_batch is not None:
             self.on_batch(len(batch), time.perf_counter() - start)
 
