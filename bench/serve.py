@@ -246,14 +246,15 @@ def start_server(
     runtime: Path,
     store: Path,
     port: int,
-    max_wait_ms: float,
+    max_wait_ms: float | None,
     precision: str,
     workers: int = 1,
     model_on: str = "auto",
 ) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SEQINTENT_API_KEYS": KEY}
     command = [sys.executable, "-c", "from seqintent.cli import main; main()", "serve", str(runtime)]
-    command += ["--port", str(port), "--store", f"sqlite:///{store}", "--max-wait-ms", str(max_wait_ms)]
+    command += ["--port", str(port), "--store", f"sqlite:///{store}"]
+    command += [] if max_wait_ms is None else ["--max-wait-ms", str(max_wait_ms)]
     command += ["--log-level", "warning", "--workers", str(workers)]
     command += ["--int8"] if precision == "int8" else []
     command += {"auto": [], "thread": ["--model-thread"], "loop": ["--model-on-loop"]}[model_on]
@@ -307,12 +308,13 @@ def http_load(
     paths: dict[str, Path],
     histories: list,
     args: argparse.Namespace,
-    max_wait_ms: float,
+    max_wait_ms: float | None,
     precision: str,
     workers: int = 1,
     model_on: str = "auto",
 ) -> dict[str, Any]:
     """The service under the load process and the replay process, at the same time."""
+    placement = ("thread" if workers == 1 else "loop") if model_on == "auto" else model_on
     body = [
         _loadgen.request_bytes(
             "POST",
@@ -362,9 +364,10 @@ def http_load(
     return {
         "precision": precision,
         "workers": workers,
-        "max_wait_ms": max_wait_ms,
-        # serve's default: the model on a thread of its own with one worker, on the event loop with several
-        "model_on": ("thread" if workers == 1 else "loop") if model_on == "auto" else model_on,
+        # serve's defaults: the model on a thread of its own with one worker, on the event loop with
+        # several; a 2 ms budget on the thread, none on the loop
+        "model_on": placement,
+        "max_wait_ms": (2.0 if placement == "thread" else 0.0) if max_wait_ms is None else max_wait_ms,
         "server_cpu_s": round(cpu_used, 2),
         "server_cpu_ms_per_request": round(1000 * cpu_used / max(requests, 1), 3),
         # the clients share the machine: what the load and replay processes took
@@ -454,7 +457,11 @@ def main() -> None:
         "--replay-rate", type=float, default=50.0, help="replayed events per second during the load"
     )
     parser.add_argument(
-        "--max-wait-ms", type=float, nargs="+", default=[0.0], help="micro-batching budgets to run"
+        "--max-wait-ms",
+        type=lambda x: None if x == "auto" else float(x),
+        nargs="+",
+        default=[None],
+        help="micro-batching budgets to run, ms (auto: serve's default)",
     )
     parser.add_argument(
         "--model-on",
@@ -511,13 +518,14 @@ def main() -> None:
     if "http" not in args.skip:
         # the machine's speed drifts from minute to minute: every set-up runs --http-repeats times,
         # the set-ups interleaved, and the run with the median p99 stands for its set-up
-        runs: dict[tuple[str, float, int, str], list[dict[str, Any]]] = {}
+        runs: dict[tuple[str, float | None, int, str], list[dict[str, Any]]] = {}
         setups = list(itertools.product(args.precisions, args.max_wait_ms, args.workers, args.model_on))
         for repeat in range(args.http_repeats):
             for precision, wait, workers, model_on in setups:
                 log(
                     f"HTTP load at {args.rate:g}/s for {args.seconds:g} s, {precision}, "
-                    f"max wait {wait:g} ms, {workers} worker(s), model on {model_on}, "
+                    f"max wait {'auto' if wait is None else f'{wait:g} ms'}, {workers} worker(s), "
+                    f"model on {model_on}, "
                     f"run {repeat + 1} of {args.http_repeats}"
                 )
                 run_result = http_load(paths, histories, args, wait, precision, workers, model_on)

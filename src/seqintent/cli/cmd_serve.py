@@ -47,9 +47,9 @@ if TYPE_CHECKING:
 @click.option(
     "--max-wait-ms",
     type=float,
-    default=0.0,
-    show_default=True,
-    help="Micro-batching: wait for company (ms). 0: no wait, yet requests that queue meanwhile share a call.",
+    default=None,
+    help="Micro-batching: wait for company (ms); 0: none, yet requests that queue meanwhile share a call. "
+    "Default: 2 with the model on its own thread, 0 on the event loop.",
 )
 @click.option(
     "--model-thread/--model-on-loop",
@@ -81,7 +81,7 @@ def serve_command(
     no_tiers: bool,
     threads: int,
     max_batch: int,
-    max_wait_ms: float,
+    max_wait_ms: float | None,
     model_thread: bool | None,
     workers: int,
     log_level: str,

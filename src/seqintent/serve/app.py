@@ -99,7 +99,7 @@ def create_app(
             precision=settings.precision,
             threads=settings.threads,
             max_batch=settings.max_batch,
-            max_wait_ms=settings.max_wait_ms,
+            max_wait_ms=settings.batch_wait_ms,
             model_thread=settings.model_thread,
             explain_events=settings.explain_events,
             on_batch=metrics.observe_batch,

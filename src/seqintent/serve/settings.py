@@ -3,6 +3,8 @@
 >>> s = ServeSettings(store="sqlite:///events.db", cache_ttl_s=60)
 >>> s.max_events_per_user, s.cache_ttl_s, s.precision
 (500, 60.0, 'fp32')
+>>> s.batch_wait_ms, ServeSettings(model_thread=False).batch_wait_ms  # the default budget by placement
+(2.0, 0.0)
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ class ServeSettings(BaseModel):
     precision: Literal["fp32", "int8"] = Field("fp32", description="which exported graph to run")
     threads: int = Field(1, ge=1, description="ONNX Runtime intra-op threads")
     max_batch: int = Field(32, ge=1, description="micro-batching: most histories per model call")
-    max_wait_ms: float = Field(
-        0.0,
+    max_wait_ms: float | None = Field(
+        None,
         ge=0,
         description="micro-batching: how long a request may wait for others to share its call "
-        "(0: none, yet requests that queue while a call runs share the next one)",
+        "(0: none, yet requests that queue while a call runs share the next one; "
+        "null: 2 ms with the model on its own thread, 0 on the event loop)",
     )
     model_thread: bool = Field(
         True,
@@ -54,3 +57,11 @@ class ServeSettings(BaseModel):
     public_metrics: bool = Field(
         True, description="serve /metrics without an API key (for Prometheus scrapes)"
     )
+
+    @property
+    def batch_wait_ms(self) -> float:
+        """The batching budget in effect. Measured at 200-300 requests/s (BENCHMARKS.md, serving
+        notes): the model's own thread gains from waiting 2 ms, a worker's event loop from not waiting."""
+        if self.max_wait_ms is not None:
+            return self.max_wait_ms
+        return 2.0 if self.model_thread else 0.0
