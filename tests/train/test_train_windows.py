@@ -1,7 +1,11 @@
+import itertools
+
 import numpy as np
+import pytest
 
 from seqintent.models import EventTokens, NextItemConfig
 from seqintent.train import plan_training, train_next_item, training_end
+from seqintent.train.windows import stride_windows
 from tests.dataset_builders import build_dataset
 
 
@@ -94,3 +98,26 @@ def test_with_time_a_sequence_is_as_new_as_its_last_events_time(tmp_path):
     ds = build_dataset(tmp_path / "d", user=users, item=list("abcde"), ts_ms=ts)
     by_name = {ds.vocab("users").value_of(i): r for i, r in enumerate(ds.sequence_recency())}
     assert by_name == {"u": 9_000, "v": 3_000, "w": 5_000}
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3, 7])
+def test_intent_windows_train_every_target_once_stride_apart(stride):
+    # users of 7, 0, 1 and 5 events; targets marked by hand (the second user has none, the last
+    # user's newest event is not a target)
+    offsets = np.array([0, 7, 7, 8, 13])
+    user = np.repeat(np.arange(4), np.diff(offsets))
+    target = np.zeros(13, dtype=bool)
+    target[[0, 2, 3, 6, 7, 8, 9, 11]] = True
+    start, end, trained_from = stride_windows(offsets, user, target, stride)
+    covered = np.zeros(13, dtype=int)
+    for s, e, f in zip(start, end, trained_from, strict=True):
+        assert s == offsets[user[e - 1]] and s <= f < e  # a window reads its user's events from the first
+        assert e - f <= stride
+        covered[f:e] += 1
+    assert (covered[target] == 1).all()  # every target trained exactly once
+    # windows end stride apart back from each user's newest target: 6 (user 0), 7 (user 2), 11 (user 3)
+    newest = {0: 6, 2: 7, 3: 11}
+    for u, last in newest.items():
+        ends = sorted(end[user[end - 1] == u], reverse=True)
+        assert ends[0] == last + 1 and all(a - b == stride for a, b in itertools.pairwise(ends))
+    assert stride_windows(offsets, user, np.zeros(13, dtype=bool), stride)[0].size == 0

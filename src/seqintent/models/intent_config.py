@@ -165,6 +165,13 @@ class IntentTrainConfig(_Strict):
         description="upper bound on next-item pre-training epochs, when this loop pre-trains (null: epochs)",
     )
     batch_size: int = Field(64, ge=1, description="windows per step")
+    window_stride: int | None = Field(
+        None,
+        ge=1,
+        description="training windows are cut this many events apart, each training its newest `stride` "
+        "cuts with the rest as context (null: half the window; larger: fewer windows per epoch, less "
+        "context for a window's oldest cuts)",
+    )
     lr: float = Field(1e-3, gt=0, description="AdamW learning rate of the heads")
     encoder_lr: float = Field(3e-4, gt=0, description="learning rate of the encoder when fine-tuned")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay of linear layers")

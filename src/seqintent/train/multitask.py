@@ -65,6 +65,7 @@ from seqintent.train.loop import keep_freed_memory
 from seqintent.train.objectives import NextItemObjective
 from seqintent.train.priors import fit_priors
 from seqintent.train.profile import build_profile, choose_blend
+from seqintent.train.windows import stride_windows
 
 VALID_MAX_CUTS = 20000
 SUMMARY_FIT_STEPS = 100  # L-BFGS iterations of the summary path's warm start
@@ -308,12 +309,8 @@ class _Trainer:
             np.bincount(data.tokens.item[data.next_item_target], minlength=spec.n_items),
             torch.Generator().manual_seed(tcfg.seed),
         )
-        self.stride = max(
-            1,
-            min(
-                mcfg.max_len // 2, mcfg.max_len - (mcfg.important_slots if self.important is not None else 0)
-            ),
-        )
+        readable = mcfg.max_len - (mcfg.important_slots if self.important is not None else 0)
+        self.stride = max(1, min(tcfg.window_stride or mcfg.max_len // 2, readable))
         self.train_cut = (data.plan.split == Splits.TRAIN) & data.known_any()
         # the summary of every training cut, computed once (rows in event order)
         train_events = np.flatnonzero(self.train_cut)
@@ -576,26 +573,7 @@ class _Trainer:
             nxt = np.zeros(n, dtype=bool)
             nxt[:-1] = self.data.next_item_target[1:]
             target |= nxt & (np.arange(n) + 1 < tok.offsets[tok.user + 1])
-        starts, offsets = tok.offsets[:-1], tok.offsets
-        last = np.full(len(starts), -1, dtype=np.int64)
-        idx = np.flatnonzero(target)
-        np.maximum.at(last, tok.user[idx], idx)
-        users = np.flatnonzero(last >= 0)
-        ends = last[users] + 1
-        w_start, w_end, w_from = [], [], []
-        k = 0
-        while len(users):
-            end = ends - k * self.stride
-            keep = end > starts[users]
-            users, ends, end = users[keep], ends[keep], end[keep]
-            w_start.append(starts[users])
-            w_end.append(end)
-            w_from.append(np.maximum(starts[users], end - self.stride))
-            k += 1
-        del offsets
-        if not w_start:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(w_start), np.concatenate(w_end), np.concatenate(w_from)
+        return stride_windows(tok.offsets, tok.user, target, self.stride)
 
     def _valid_next_item_cuts(self, rng: np.random.Generator, max_events: int | None = None) -> np.ndarray:
         """Validation cuts whose next event (an item, seen within the look-ahead) is a next-item target

@@ -159,3 +159,35 @@ def window_stride(config: NextItemConfig) -> int:
     return config.train.window_stride or (
         mcfg.max_len - (mcfg.important_slots if mcfg.truncation == "importance" else 0)
     )
+
+
+def stride_windows(
+    offsets: np.ndarray, user: np.ndarray, target: np.ndarray, stride: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Windows ``(start, end, trained_from)`` that train every ``target`` event once.
+
+    Per user, windows end ``stride`` events apart back from the user's newest target; a window
+    reads the user's events before ``end`` (the model keeps its newest ``max_len``) and trains
+    the targets in ``[trained_from, end)``, so a target has at least ``max_len - stride`` events
+    of context unless the history is shorter. ``offsets`` [users + 1] and ``user`` [events] are
+    the token arrays' user bounds and user of each event; ``target`` marks the events to train.
+    """
+    starts = offsets[:-1]
+    last = np.full(len(starts), -1, dtype=np.int64)
+    idx = np.flatnonzero(target)
+    np.maximum.at(last, user[idx], idx)
+    users = np.flatnonzero(last >= 0)
+    ends = last[users] + 1
+    w_start, w_end, w_from = [], [], []
+    k = 0
+    while len(users):
+        end = ends - k * stride
+        keep = end > starts[users]
+        users, ends, end = users[keep], ends[keep], end[keep]
+        w_start.append(starts[users])
+        w_end.append(end)
+        w_from.append(np.maximum(starts[users], end - stride))
+        k += 1
+    if not w_start:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(w_start), np.concatenate(w_end), np.concatenate(w_from)
