@@ -621,6 +621,13 @@ Notes.
   arms ended both phases on the 20-minute budget, pretraining 7 epochs, fine-tuning 5 and 6, best at
   the last or the one before; the table's 10k run had 8 and 8). Neither bought validation; the test
   figures are as they came.
+- Fewer, less overlapping training windows (`--set intents.train.window_stride=40` instead of half
+  the 50-event window: each cut keeps at least 10 events of context), for more epochs within the
+  budget, `sim-content`, side by side with the run without (both 1 thread, the row's command,
+  2026-11-25 12:52 UTC): 37.3 against 47.8 s per fine-tuning epoch, 20 epochs against 16 in the 15
+  minutes, best at the last for both; validation 0.8541 against 0.8591 (the run without reproduced
+  the row again), so not kept. Test churn_7d 0.827 vs 0.841, planted truth 0.684 vs 0.706. Context
+  for the oldest cuts of a window is worth more here than the extra epochs.
 - Simulator ecommerce, planted intent (return later vs research then leave, order only): with
   3,000 users the heads reach 0.71–0.73 where LightGBM and logistic regression are at chance. The
   log label they learn from agrees with the truth on only about 80 % of the truth cuts (other buys

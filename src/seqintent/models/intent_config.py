@@ -168,9 +168,9 @@ class IntentTrainConfig(_Strict):
     window_stride: int | None = Field(
         None,
         ge=1,
-        description="training windows are cut this many events apart, each training its newest `stride` "
-        "cuts with the rest as context (null: half the window; larger: fewer windows per epoch, less "
-        "context for a window's oldest cuts)",
+        description="the loop's training windows (pre-training and fine-tuning) are cut this many events "
+        "apart, each training its newest `stride` targets with the rest as context (null: half the "
+        "window; larger: fewer windows per epoch, less context for a window's oldest targets)",
     )
     lr: float = Field(1e-3, gt=0, description="AdamW learning rate of the heads")
     encoder_lr: float = Field(3e-4, gt=0, description="learning rate of the encoder when fine-tuned")
