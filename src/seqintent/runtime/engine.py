@@ -86,7 +86,7 @@ class InferenceEngine:
         precision: str = "fp32",
         threads: int = 1,
         max_batch: int = 32,
-        max_wait_ms: float = 0.0,
+        max_wait_ms: float = 1.0,
         explain_events: int = 5,
         on_batch: Callable[[int, float], None] | None = None,
         model_thread: bool = True,
