@@ -379,3 +379,23 @@ def test_json_object_is_refused_for_events(tmp_path):
     with pytest.raises(ConfigError, match="json_object is a side-table format") as err:
         load_config(config(source(format="json_object")))
     assert str(err.value).startswith("sources[0].format:")
+
+
+def test_a_read_error_quotes_a_long_line_shortened(tmp_path):
+    import duckdb
+
+    from seqintent.ingest._sql import QUOTED_LINE_CHARS, error_text
+
+    path = tmp_path / "log.csv"
+    path.write_text("a,b\n1,2\n3," + "x" * 50_000 + ",9,9\n")
+    query = (
+        f"SELECT * FROM read_csv('{path}', header=true, auto_detect=false, delim=',', "
+        "columns={'a': 'INTEGER', 'b': 'VARCHAR'})"
+    )
+    with pytest.raises(duckdb.Error) as caught:
+        duckdb.sql(query).fetchall()
+    assert "x" * 5_000 in str(caught.value)  # DuckDB quotes the rejected line
+    text = error_text(caught.value)
+    assert "CSV Error on Line: 3" in text  # where it failed is kept
+    assert max(len(line) for line in text.split("\n")) < QUOTED_LINE_CHARS + 40
+    assert "more characters)" in text

@@ -51,7 +51,16 @@ def unify_types(types: list[str]) -> str:
     return "VARCHAR"
 
 
+QUOTED_LINE_CHARS = 300  # DuckDB quotes a rejected line whole ("Original Line: …"), megabytes for some
+
+
 def error_text(exc: duckdb.Error) -> str:
-    """DuckDB's message without the Python traceback noise, on one or a few lines."""
-    text = str(exc).strip()
-    return text.split("\n\nLINE ")[0]
+    """DuckDB's message without the Python traceback noise, each line at most ``QUOTED_LINE_CHARS``."""
+    text = str(exc).strip().split("\n\nLINE ")[0]
+    return "\n".join(_shortened(line) for line in text.split("\n"))
+
+
+def _shortened(line: str) -> str:
+    if len(line) <= QUOTED_LINE_CHARS:
+        return line
+    return f"{line[:QUOTED_LINE_CHARS]}… ({len(line) - QUOTED_LINE_CHARS:,} more characters)"
