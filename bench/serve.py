@@ -54,6 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _loadgen
 import runtime_quality
 
+from seqintent.serve import ServeSettings, default_model_thread
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SEQINTENT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 KEY = "bench-key"
@@ -314,7 +316,7 @@ def http_load(
     model_on: str = "auto",
 ) -> dict[str, Any]:
     """The service under the load process and the replay process, at the same time."""
-    placement = ("thread" if workers == 1 else "loop") if model_on == "auto" else model_on
+    thread = default_model_thread(workers) if model_on == "auto" else model_on == "thread"
     body = [
         _loadgen.request_bytes(
             "POST",
@@ -364,10 +366,9 @@ def http_load(
     return {
         "precision": precision,
         "workers": workers,
-        # serve's defaults: the model on a thread of its own with one worker, on the event loop with
-        # several; a 2 ms budget on the thread, none on the loop
-        "model_on": placement,
-        "max_wait_ms": (2.0 if placement == "thread" else 0.0) if max_wait_ms is None else max_wait_ms,
+        # what the server ran, serve's own defaults resolved
+        "model_on": "thread" if thread else "loop",
+        "max_wait_ms": ServeSettings(model_thread=thread, max_wait_ms=max_wait_ms).batch_wait_ms,
         "server_cpu_s": round(cpu_used, 2),
         "server_cpu_ms_per_request": round(1000 * cpu_used / max(requests, 1), 3),
         # the clients share the machine: what the load and replay processes took

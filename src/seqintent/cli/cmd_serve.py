@@ -98,7 +98,7 @@ def serve_command(
     Example: SEQINTENT_API_KEYS=local-key seqintent serve models/taobao.runtime --port 8000
     """
     from seqintent._compat import require
-    from seqintent.serve import KeyRing, create_app
+    from seqintent.serve import KeyRing, create_app, default_model_thread
 
     uvicorn = require("uvicorn", "the HTTP service")
     ring = KeyRing.from_sources(keyfile)
@@ -109,9 +109,7 @@ def serve_command(
         threads=threads,
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
-        # several processes already keep every core busy: a second thread per process only adds
-        # hand-offs (measured: BENCHMARKS.md, serving notes)
-        model_thread=workers == 1 if model_thread is None else model_thread,
+        model_thread=default_model_thread(workers) if model_thread is None else model_thread,
         cache_ttl_s=cache_ttl,
         tiered=not no_tiers,
         log_level=log_level,

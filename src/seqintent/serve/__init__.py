@@ -11,7 +11,7 @@ from seqintent.serve.cache import ResultCache
 from seqintent.serve.logs import configure_logging
 from seqintent.serve.metrics import ServiceMetrics
 from seqintent.serve.service import AnswerParams, IntentService
-from seqintent.serve.settings import ServeSettings
+from seqintent.serve.settings import ServeSettings, default_model_thread
 from seqintent.serve.store import (
     AppendResult,
     EventStore,
@@ -42,6 +42,7 @@ __all__ = [
     "add_key",
     "configure_logging",
     "create_app",
+    "default_model_thread",
     "hash_key",
     "open_store",
     "parse_scopes",

@@ -5,6 +5,8 @@
 (500, 60.0, 'fp32')
 >>> s.batch_wait_ms, ServeSettings(model_thread=False).batch_wait_ms  # the default budget by placement
 (2.0, 0.0)
+>>> default_model_thread(workers=1), default_model_thread(workers=2)
+(True, False)
 """
 
 from __future__ import annotations
@@ -65,3 +67,10 @@ class ServeSettings(BaseModel):
         if self.max_wait_ms is not None:
             return self.max_wait_ms
         return 2.0 if self.model_thread else 0.0
+
+
+def default_model_thread(workers: int) -> bool:
+    """Where ``seqintent serve`` runs the model unless told: on a thread of its own with one worker
+    process, on each worker's event loop with several (they already keep every core busy, and a
+    second busy thread per process only adds hand-offs; measured: BENCHMARKS.md, serving notes)."""
+    return workers == 1
