@@ -39,6 +39,7 @@ VARIANTS = {
             "truncation": "importance",
             "important_slots": 4,
             "item_scores": "cosine",
+            "readout": "items",
             "neighbour_prior": 8,
             "item_attributes": ["attributes"],
         },

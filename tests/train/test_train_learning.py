@@ -238,3 +238,25 @@ def test_cosine_item_scores_learn_and_stay_within_the_scale(tmp_path):
     scores = (query @ table.T)[:, 1:]
     assert scores.abs().max() <= 8.0 + 1e-4
     assert torch.allclose(query.norm(dim=-1), torch.full((4,), 8.0))
+
+
+def test_item_readout_learns_and_mixes_only_the_items_read_so_far(tmp_path):
+    ds = walk_dataset(tmp_path / "d", users=120, groups=3, length=10, seed=5)
+    data = {
+        "model": dict(TINY["model"], readout="items", item_scores="cosine", cosine_scale=8.0),
+        "train": dict(TINY["train"], epochs=15),
+    }
+    model = train_next_item(ds, NextItemConfig.load(data))
+    assert model.metrics["best_valid"]["NDCG@10"] > 0.7
+    encoder = model.network.encoder.eval()
+    zeros = torch.zeros(1, 4, dtype=torch.long)
+    inputs = {name: zeros for name in ("family", "category", "gap", "hour", "weekday", "dwell", "next_gap")}
+    inputs["time_s"] = torch.zeros(1, 4)
+    one = torch.tensor([[0, 3, 3, 3]])  # padding, then one item three times: its own vector, exactly
+    with torch.no_grad():
+        state = encoder(item=one, action=torch.ones_like(one), **inputs)
+        assert torch.allclose(state[0, 1:], encoder.item_emb.weight[3].expand(3, -1), atol=1e-5)
+        # a later item never reaches an earlier column
+        other = encoder(item=torch.tensor([[0, 3, 3, 5]]), action=torch.ones_like(one), **inputs)
+        assert torch.allclose(other[0, :3], state[0, :3], atol=1e-6)
+        assert not torch.allclose(other[0, 3], state[0, 3])

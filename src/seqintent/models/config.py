@@ -74,6 +74,12 @@ class ModelConfig(_Strict):
     cosine_scale: float = Field(
         16.0, gt=0, description="item_scores cosine: the logits' scale (an inverse temperature)"
     )
+    readout: Literal["hidden", "items"] = Field(
+        "hidden",
+        description="what the encoder returns at each column: hidden: the Transformer's state; items: an "
+        "attention-weighted mix of the item vectors read so far, the weights from that state (CORE, Hou "
+        "et al., SIGIR 2022: the state then lies in the items' own space, which suits short sessions)",
+    )
     transition_prior: int = Field(
         32,
         ge=0,

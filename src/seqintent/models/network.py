@@ -4,7 +4,9 @@ Reference: SASRec (Kang & McAuley, ICDM 2018), trained as "SASRec+" with a full-
 softmax at every position (Klenitskiy & Vasilev, RecSys 2023; gSASRec / eSASRec), with time
 features and an optional relative time bias in attention in the spirit of TiSASRec (Li et al.,
 WSDM 2020) and HSTU (Zhai et al., ICML 2024), and an optional repeat (copy) score for items of the
-history as in RepeatNet (Ren et al., AAAI 2019).
+history as in RepeatNet (Ren et al., AAAI 2019). With ``readout: items`` the encoder returns, at
+each column, a mix of the item vectors read so far weighted by attention from the Transformer's
+state, as CORE's representation-consistent encoder (Hou et al., SIGIR 2022).
 
 Departures from SASRec: pre-norm blocks with a final LayerNorm; positions are counted from the
 newest event (so the last column always means "now"); every event is a token even without an item
@@ -105,6 +107,9 @@ class _Block(nn.Module):
 class SequenceEncoder(nn.Module):
     """Event tokens [B, T] → hidden states [B, T, H]; column t has seen events 0..t only.
 
+    With ``readout: items`` column t's state is a convex mix of the item vectors of columns 0..t.
+    The explanation's attention roll-out (``seqintent.runtime.export``) covers the blocks only.
+
     Parameters
     ----------
     cfg:
@@ -149,6 +154,10 @@ class SequenceEncoder(nn.Module):
         self.emb_drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(_Block(cfg) for _ in range(cfg.layers))
         self.final_norm = nn.LayerNorm(h)
+        self.item_readout = cfg.readout == "items"
+        if self.item_readout:
+            self.readout_q = nn.Linear(h, h)
+            self.readout_k = nn.Linear(h, h)
         self.apply(_init_weights)
 
     def forward(
@@ -166,7 +175,8 @@ class SequenceEncoder(nn.Module):
     ) -> torch.Tensor:
         """Hidden states [B, T, H] for int64 token codes [B, T] (left-padded; ``action == 0`` is padding)."""
         t = item.shape[1]
-        x = self.item_vectors(item)  # [B, T, H]
+        items = self.item_vectors(item)  # [B, T, H]
+        x = items
         positions = (t - 1) - torch.arange(t, device=item.device)  # distance from the newest event
         x = x + self.pos_emb(positions)[None]
         if self.use_action:
@@ -187,7 +197,22 @@ class SequenceEncoder(nn.Module):
         mask = self.attention_mask(action, time_s)
         for block in self.blocks:
             x = block(x, mask)
-        return self.final_norm(x)
+        x = self.final_norm(x)
+        if self.item_readout:
+            x = self._mix_items(x, self.emb_drop(items), item)
+        return x
+
+    def _mix_items(self, hidden: torch.Tensor, items: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
+        """Column t's mix [B, T, H] of the item vectors ``items`` of columns 0..t (those with an item),
+        weighted by attention from column t's ``hidden`` state."""
+        t, h = hidden.shape[1], hidden.shape[2]
+        scores = self.readout_q(hidden) @ self.readout_k(hidden).transpose(1, 2) / math.sqrt(h)
+        cols = torch.arange(t, device=item.device)
+        kept = (cols[None, :] <= cols[:, None])[None] & (item > 0)[:, None, :]  # [B, T(query), T]
+        # a column always sees itself, so a row never has nothing to mix (an item-less one mixes zeros)
+        kept = kept | (cols[None, :] == cols[:, None])[None]
+        weights = torch.softmax(scores.masked_fill(~kept, float("-inf")), dim=-1)
+        return weights @ items
 
     def set_item_attributes(self, codes: np.ndarray) -> None:
         """Install every item's attribute codes [n_items, slots] (0 = none)."""
