@@ -111,23 +111,31 @@ def plan_training(
         if actions is not None:
             valid = valid[np.isin(tokens.action[valid], actions)]
         held_out = True
-    w_start, w_end = [], []
-    length = ends - starts
-    users = np.flatnonzero(length >= 2)
-    k = 0
-    while len(users):
-        end = ends[users] - k * stride
-        keep = end - starts[users] >= 2
-        users, end = users[keep], end[keep]
-        w_end.append(end)
-        w_start.append(starts[users])  # the model's truncation rule picks the events of the window
-        k += 1
+    # the model's truncation rule picks the events of a window
+    window_start, window_end = _cut_back(starts, ends, stride, min_length=2)
     return TrainingPlan(
-        window_start=np.concatenate(w_start) if w_start else np.zeros(0, np.int64),
-        window_end=np.concatenate(w_end) if w_end else np.zeros(0, np.int64),
-        valid_targets=valid,
-        valid_held_out=held_out,
+        window_start=window_start, window_end=window_end, valid_targets=valid, valid_held_out=held_out
     )
+
+
+def _cut_back(
+    starts: np.ndarray, ends: np.ndarray, stride: int, *, min_length: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows ``(start, end)`` of each sequence ``[starts[i], ends[i])``: ends ``stride`` apart back
+    from ``ends[i]``, each window from the sequence's start, while it holds ``min_length`` events;
+    all sequences' newest windows first, then their second newest, and so on."""
+    w_start, w_end = [], []
+    k = 0
+    while len(starts):
+        end = ends - k * stride
+        keep = end - starts >= min_length
+        starts, ends, end = starts[keep], ends[keep], end[keep]
+        w_start.append(starts)
+        w_end.append(end)
+        k += 1
+    if not w_start:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(w_start), np.concatenate(w_end)
 
 
 def next_item_plan(
@@ -172,22 +180,9 @@ def stride_windows(
     of context unless the history is shorter. ``offsets`` [users + 1] and ``user`` [events] are
     the token arrays' user bounds and user of each event; ``target`` marks the events to train.
     """
-    starts = offsets[:-1]
-    last = np.full(len(starts), -1, dtype=np.int64)
+    last = np.full(len(offsets) - 1, -1, dtype=np.int64)
     idx = np.flatnonzero(target)
     np.maximum.at(last, user[idx], idx)
     users = np.flatnonzero(last >= 0)
-    ends = last[users] + 1
-    w_start, w_end, w_from = [], [], []
-    k = 0
-    while len(users):
-        end = ends - k * stride
-        keep = end > starts[users]
-        users, ends, end = users[keep], ends[keep], end[keep]
-        w_start.append(starts[users])
-        w_end.append(end)
-        w_from.append(np.maximum(starts[users], end - stride))
-        k += 1
-    if not w_start:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(w_start), np.concatenate(w_end), np.concatenate(w_from)
+    start, end = _cut_back(offsets[users], last[users] + 1, stride, min_length=1)
+    return start, end, np.maximum(start, end - stride)
